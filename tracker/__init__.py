@@ -1,0 +1,64 @@
+"""The tracker: an event-sourced case tracker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from tracker.config import (
+    CONFIG_DIR,
+    PROJECT_ROOT,
+    database_url,
+    decode_data_key,
+    instance_path,
+    instance_secret,
+    load_settings,
+    new_data_key,
+    new_secret_key,
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The application: configuration, database, services, API and web UI."""
+    from tracker.db import Database
+    from tracker.deadlines.rules import DEFAULT_RULES_PATH, load_rules
+    from tracker.services.runtime import Runtime
+
+    instance = instance_path()
+    app = Flask(__name__, instance_path=str(instance), template_folder=str(PROJECT_ROOT / "templates"))
+    settings = load_settings(test_config)
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = instance_secret(instance, "secret_key", new_secret_key)
+    if settings["DATA_KEY"]:
+        kek = decode_data_key(settings["DATA_KEY"], "TRACKER_DATA_KEY")
+    else:
+        kek = decode_data_key(instance_secret(instance, "data_key", new_data_key), f"{instance}/data_key")
+    settings["DATABASE_URL"] = database_url(settings, instance)
+    app.config.update(settings)
+    app.config["DATA_KEY"] = None  # the key lives in the runtime only, never in templates or logs
+    rule_files = [DEFAULT_RULES_PATH] + ([settings["DEADLINE_RULES"]] if settings["DEADLINE_RULES"] else [])
+    app.extensions["tracker"] = Runtime(
+        db=Database(settings["DATABASE_URL"]),
+        kek=kek,
+        rules=load_rules(rule_files),
+        settings=settings,
+    )
+    _configure_api(app)
+    _configure_web(app)
+    return app
+
+
+def _configure_api(app: Flask) -> None:
+    from tracker import api
+
+    api.init_app(app)
+
+
+def _configure_web(app: Flask) -> None:
+    from tracker import web
+
+    web.init_app(app)
+
+
+__all__ = ["CONFIG_DIR", "create_app"]

@@ -1,0 +1,109 @@
+"""The JSON API under /api/v1."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from tracker.auth.users import Actor, actor_for_token
+from tracker.events.catalogue import ValidationError
+from tracker.services.runtime import Forbidden, NotFound, Runtime
+from tracker.store.events import ConcurrencyError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PUBLIC = {"api.openapi"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.fields = status, message, fields or {}
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["tracker"]
+    return rt
+
+
+def actor() -> Actor:
+    who: Actor = g.actor
+    return who
+
+
+def request_id() -> str:
+    rid: str = g.get("request_id") or str(uuid.uuid4())
+    return rid
+
+
+def json_body() -> Any:
+    body = request.get_json(silent=True, force=True) if request.content_length else None
+    if body is None:
+        raise ApiError(400, "the request body must be JSON", {"body": "malformed or missing JSON"})
+    return body
+
+
+def error(status: int, message: str, fields: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return jsonify({"error": message, "fields": fields or {}}), status
+
+
+@bp.before_request
+def authenticate():  # type: ignore[no-untyped-def]
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or str(uuid.uuid4())
+    if request.endpoint in PUBLIC:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized("an API token is required (Authorization: Bearer <token>)")
+    with runtime().db.read() as session:
+        who = actor_for_token(session, token.strip())
+    if who is None:
+        return _unauthorized("the API token is not valid")
+    g.actor = who
+    return None
+
+
+def _unauthorized(message: str):  # type: ignore[no-untyped-def]
+    response, status = error(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="tracker"'
+    return response, status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+    return error(exc.status, exc.message, exc.fields)
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(exc: ValidationError):  # type: ignore[no-untyped-def]
+    return error(422, str(exc), exc.fields)
+
+
+@bp.errorhandler(NotFound)
+def _not_found(_exc: NotFound):  # type: ignore[no-untyped-def]
+    return error(404, "not found")
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):  # type: ignore[no-untyped-def]
+    return error(403, str(exc) or "forbidden")
+
+
+@bp.errorhandler(ConcurrencyError)
+def _conflict(exc: ConcurrencyError):  # type: ignore[no-untyped-def]
+    fields = {"expected_version": f"the case is at version {exc.actual}"} if exc.actual is not None else {}
+    return error(409, "version conflict: the case was changed by someone else; reload and retry", fields)
+
+
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    return error(exc.code or 500, exc.description or exc.name)
+
+
+def init_app(app: Flask) -> None:
+    from tracker.api import cases, deadlines, meta  # noqa: F401
+
+    app.register_blueprint(bp)

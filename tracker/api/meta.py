@@ -1,0 +1,19 @@
+"""Self-description: the event types with their JSON Schemas, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from tracker.api import bp
+from tracker.api.openapi import openapi_document
+from tracker.events.catalogue import CATALOGUE, event_type_schema
+
+
+@bp.get("/event-types")
+def event_types():  # type: ignore[no-untyped-def]
+    return jsonify({"event_types": [event_type_schema(name) for name in CATALOGUE]})
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return jsonify(openapi_document())

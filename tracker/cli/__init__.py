@@ -1,0 +1,90 @@
+"""The `tracker` command: one group per noun, on Flask's CLI."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from tracker.auth.users import UserError
+from tracker.config import ConfigError
+from tracker.crypto.codec import CryptoError
+from tracker.events.catalogue import ValidationError
+from tracker.services.runtime import NotFound, Runtime
+
+
+def _create_app() -> Flask:
+    from tracker import create_app
+
+    return create_app()
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["tracker"]
+    return rt
+
+
+class TrackerGroup(FlaskGroup):
+    """Turns the errors a user can cause into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UserError, ConfigError, ValidationError, CryptoError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except NotFound as exc:
+            raise click.ClickException(f"no such case: {exc}") from None
+        except OperationalError as exc:
+            raise click.ClickException(f"database error: {_db_message(exc)}") from None
+        except DBAPIError as exc:
+            raise click.ClickException(f"database error: {_db_message(exc)}") from None
+
+    def get_command(self, ctx: click.Context, name: str) -> Any:
+        return super().get_command(ctx, name)
+
+
+def _db_message(exc: DBAPIError) -> str:
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    try:
+        url = current_app.config.get("DATABASE_URL", "")
+    except RuntimeError:
+        url = ""
+    from sqlalchemy import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True) if url else ""
+    return f"{text} ({shown})" if shown else text
+
+
+def _add_commands(group: click.Group) -> None:
+    from tracker.cli import cases, db, serve, users
+
+    for module in (db, users, cases, serve):
+        for command in module.COMMANDS:
+            group.add_command(command)
+
+
+@click.group(
+    cls=TrackerGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+def cli() -> None:
+    """Event-sourced case tracker."""
+
+
+_add_commands(cli)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="tracker")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,129 @@
+"""tracker import | export | verify | rebuild | demo | erase"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from tracker.auth.users import SYSTEM, Actor
+from tracker.cli import runtime
+from tracker.services import demo as demo_service
+from tracker.services import integrity, transfer
+from tracker.services.erasure import erase_case
+from tracker.services.runtime import NotFound
+
+OPERATOR = Actor("operator", "admin")
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent otherwise, so scripts and logs stay clean."""
+    if not sys.stderr.isatty() or total <= 0:
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _case_arg(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(value) from None
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_(file: Path) -> None:
+    """Import cases from a JSON Lines FILE: all of it, or nothing."""
+    try:
+        with open(file, encoding="utf-8") as fh, progress(os.path.getsize(file), "importing") as step:
+            cases, events = transfer.import_file(runtime(), fh, step)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 text; nothing was imported") from None
+    except transfer.ImportFailed as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    click.echo(f"imported {cases} cases with {events} events")
+
+
+@click.command("export")
+@click.argument("case_ids", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@with_appcontext
+def export(case_ids: tuple[str, ...], output: Path | None) -> None:
+    """Export cases (all, or CASE_IDS) as JSON Lines in the import format, sensitive fields included."""
+    ids = [_case_arg(c) for c in case_ids] or None
+    if output is None:
+        transfer.export_cases(runtime(), OPERATOR, ids, sys.stdout)
+        return
+    tmp = output.with_name(output.name + ".part")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            count = transfer.export_cases(runtime(), OPERATOR, ids, fh)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"exported {count} cases to {output}", err=False)
+
+
+@click.command("verify")
+@with_appcontext
+def verify() -> None:
+    """Check every case's hash chain and version sequence; exit 1 naming each broken case."""
+    checked, broken = integrity.verify(runtime())
+    for b in broken:
+        click.echo(f"case {b.case_id}: {b.problem}", err=True)
+    if broken:
+        raise SystemExit(1)
+    click.echo(f"{checked} cases verified: every chain is intact")
+
+
+@click.command("rebuild")
+@with_appcontext
+def rebuild() -> None:
+    """Rebuild every read model from the events."""
+    count = integrity.rebuild(runtime())
+    click.echo(f"rebuilt {count} cases")
+
+
+@click.command("demo")
+@click.option(
+    "--password", default="demo-password-2024", show_default=True, help="Password of every demo user."
+)
+@with_appcontext
+def demo(password: str) -> None:
+    """Load the four composite clients and the demo users (idempotent)."""
+    created, cases = demo_service.load_demo(runtime(), password)
+    click.echo(
+        f"demo users: {', '.join(demo_service.DEMO_USERS)} (created now: {', '.join(created) or 'none'})"
+    )
+    click.echo(f"demo password: {password}")
+    click.echo(f"demo cases imported: {cases}")
+
+
+@click.command("erase")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why the personal data is erased (kept in the history).")
+@with_appcontext
+def erase(case_id: str, reason: str) -> None:
+    """Destroy CASE_ID's data key: its sensitive fields become unreadable for good."""
+    version = erase_case(runtime(), SYSTEM, _case_arg(case_id), reason)
+    click.echo(f"personal data of case {case_id} erased (version {version})")
+
+
+COMMANDS = [import_, export, verify, rebuild, demo, erase]

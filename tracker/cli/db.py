@@ -1,0 +1,66 @@
+"""tracker db upgrade | downgrade | current"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from tracker import migrate
+from tracker.config import ConfigError
+
+
+def _url() -> str:
+    url: str = current_app.config["DATABASE_URL"]
+    return url
+
+
+def _check_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise ConfigError(
+                f"database error: unable to open database file {parsed.database}: no directory {folder}"
+            )
+
+
+@click.group("db")
+def db() -> None:
+    """Database migrations (the only way tables are made)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    _check_sqlite_dir(_url())
+    migrate.upgrade(_url(), revision)
+    click.echo(f"database at {migrate.current_revision(_url()) or 'base'}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@with_appcontext
+def downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: one step; `base` removes every table)."""
+    _check_sqlite_dir(_url())
+    migrate.downgrade(_url(), revision)
+    click.echo(f"database at {migrate.current_revision(_url()) or 'base'}")
+
+
+@db.command("current")
+@with_appcontext
+def current() -> None:
+    """Show the database's migration revision and the newest one."""
+    click.echo(
+        f"database at {migrate.current_revision(_url()) or 'base'}; head is {migrate.head_revision(_url())}"
+    )
+
+
+COMMANDS = [db]

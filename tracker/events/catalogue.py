@@ -1,0 +1,303 @@
+"""The event catalogue: one declaration per event type, payload validation, schemas and upcasters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from tracker.events.fields import (
+    EARLIEST_DATE,
+    EventType,
+    Field,
+    ValidationError,
+    check_payload,
+    parse_date,
+    payload_schema,
+)
+
+__all__ = [
+    "CATALOGUE", "DATE_PRECISIONS", "GROUPS", "SENSITIVE", "UPCASTERS", "EventType", "Field",
+    "ValidationError", "data_schema", "event_type_schema", "upcast", "validate_data",
+    "validate_date_precision", "validate_occurred_on",
+]  # fmt: skip
+
+DATE_PRECISIONS = ("day", "month", "year")
+GROUPS = (
+    "intake", "service", "movement", "stay", "documents", "prosecution",
+    "detention", "protection", "safety", "support", "closing",
+)  # fmt: skip
+
+
+def _req(name: str, kind: str = "str", **options: Any) -> Field:
+    return Field(name, kind, required=True, **options)
+
+
+def _opt(name: str, kind: str = "str", **options: Any) -> Field:
+    return Field(name, kind, **options)
+
+
+def _secret(name: str, kind: str = "str") -> Field:
+    return Field(name, kind, sensitive=True)
+
+
+def _enum(name: str, choices: tuple[str, ...], required: bool = False) -> Field:
+    return Field(name, "enum", required=required, choices=choices)
+
+
+def _type(name: str, group: str, *fields: Field, api_writable: bool = True) -> EventType:
+    return EventType(name, fields, schema_version=1, group=group, api_writable=api_writable)
+
+
+_YEARS = {"minimum": 0, "maximum": 100}
+ASYLUM_OUTCOMES = ("granted", "subsidiary_protection", "rejected", "inadmissible")
+
+# fmt: off
+_TYPES = (
+    # Intake and identity
+    _type(
+        "case_opened", "intake",
+        _req("pseudonym"), _secret("legal_name"), _opt("birth_year", "int", minimum=1900, maximum=2100),
+        _req("citizenship", "country"),
+        _enum("category", ("deserter", "mobilization_evader", "refused_orders", "conscript", "other"), True),
+        _opt("contact_channel"), _opt("referral_source"),
+    ),
+    _type(
+        "contact_details_changed", "intake",
+        _secret("phone"), _secret("messenger"), _secret("address"), _opt("reason"),
+    ),
+    _type("caseworker_assigned", "intake", _req("username", "username")),
+    _type("caseworker_unassigned", "intake", _req("username", "username")),
+    _type("note_added", "intake", _req("text", "text")),
+    # Military service and leaving it
+    _type(
+        "service_recorded", "service",
+        _enum("status", ("contract", "mobilized", "conscript", "cadet"), True),
+        _opt("rank"), _secret("unit"), _opt("contract_end", "date"),
+    ),
+    _type("mobilization_order_received", "service", _opt("authority")),
+    _type(
+        "left_service", "service",
+        _enum("how", ("deserted", "awol", "refused_orders", "wounded_evacuated", "never_reported"), True),
+    ),
+    # Movement
+    _type(
+        "fled_country", "movement",
+        _req("from_country", "country"), _req("to_country", "country"), _opt("crossing_point"),
+        _enum("document_used", ("internal_passport", "international_passport", "none")),
+    ),
+    _type(
+        "relocated", "movement",
+        _req("country", "country"), _req("city"), _secret("address"), _opt("registered_at_address", "bool"),
+    ),
+    # Legal stay in the host country
+    _type(
+        "stay_permitted", "stay",
+        _req("country", "country"),
+        _enum("kind", ("visa_free", "registration", "temporary_residence", "permanent_residence",
+                       "refugee_status", "humanitarian"), True),
+        _opt("valid_from", "date"), _opt("valid_until", "date"),
+    ),
+    _type("stay_extended", "stay", _req("country", "country"), _req("valid_until", "date")),
+    _type("stay_ended", "stay", _req("country", "country"), _enum("reason", ("expired", "revoked", "left"))),
+    _type("removal_ordered", "stay", _req("country", "country"), _req("leave_by", "date")),
+    # Documents
+    _type(
+        "document_recorded", "documents",
+        _enum("kind", ("internal_passport", "international_passport", "military_id", "travel_permit",
+                       "residence_card", "other"), True),
+        _secret("number"), _opt("valid_until", "date"),
+        _enum("status", ("held", "confiscated", "lost", "held_by_third_party", "expired"), True),
+    ),
+    # Prosecution at home
+    _type(
+        "criminal_case_opened", "prosecution",
+        _req("country", "country"), _req("article"), _opt("description", "text"),
+        _opt("max_sentence_years", "int", **_YEARS), _secret("reference"),
+    ),
+    _type(
+        "charges_changed", "prosecution",
+        _req("criminal_case", "event_ref"), _req("article"), _opt("max_sentence_years", "int", **_YEARS),
+    ),
+    _type(
+        "wanted_listed", "prosecution",
+        _req("country", "country"), _enum("scope", ("national", "interstate", "interpol"), True),
+    ),
+    _type(
+        "court_hearing_scheduled", "prosecution",
+        _opt("criminal_case", "event_ref"), _opt("court"), _req("hearing_on", "date"),
+    ),
+    _type(
+        "verdict_issued", "prosecution",
+        _req("criminal_case", "event_ref"), _opt("in_absentia", "bool"),
+        _opt("sentence_years", "int", **_YEARS),
+    ),
+    _type(
+        "relatives_pressured", "prosecution",
+        _enum("kind", ("questioned", "searched", "threatened"), True), _opt("who"),
+    ),
+    _type(
+        "extradition_requested", "prosecution",
+        _req("requesting_country", "country"), _req("host_country", "country"),
+    ),
+    _type("extradition_decided", "prosecution", _enum("outcome", ("refused", "granted"), True)),
+    # Detention
+    _type(
+        "detained", "detention",
+        _req("country", "country"), _opt("place"), _opt("authority"), _opt("reason", "text"),
+    ),
+    _type("released", "detention", _opt("grounds", "text")),
+    # Protection abroad
+    _type(
+        "asylum_applied", "protection",
+        _req("country", "country"), _opt("authority"), _secret("reference"),
+        _enum("route", ("in_country", "border", "embassy")),
+    ),
+    _type(
+        "asylum_interview_scheduled", "protection",
+        _req("country", "country"), _req("interview_on", "date"),
+    ),
+    _type(
+        "asylum_decided", "protection",
+        _req("country", "country"), _enum("outcome", ASYLUM_OUTCOMES, True),
+        _enum("procedure", ("normal", "accelerated", "manifestly_unfounded")), _opt("notified_on", "date"),
+    ),
+    _type("appeal_filed", "protection", _req("country", "country"), _opt("body")),
+    _type(
+        "appeal_decided", "protection",
+        _req("country", "country"), _enum("outcome", ASYLUM_OUTCOMES, True),
+    ),
+    _type(
+        "travel_permit_requested", "protection",
+        _req("country", "country"), _enum("purpose", ("asylum", "humanitarian", "family", "work"), True),
+    ),
+    _type(
+        "travel_permit_decided", "protection",
+        _req("country", "country"), _enum("outcome", ("granted", "refused"), True),
+        _opt("valid_until", "date"),
+    ),
+    # Safety and contact
+    _type(
+        "threat_reported", "safety",
+        _enum("kind", ("calls", "surveillance", "approach", "online", "abduction_attempt"), True),
+        _secret("description", "text"),
+    ),
+    _type(
+        "risk_assessed", "safety",
+        _enum("level", ("low", "medium", "high", "critical"), True), _opt("reasons", "text"),
+    ),
+    _type("check_in_plan_set", "safety", _req("every_days", "int", minimum=1, maximum=90)),
+    _type("contact_made", "safety", _opt("channel")),
+    # Support
+    _type("lawyer_assigned", "support", _req("name"), _opt("organization")),
+    _type(
+        "assistance_provided", "support",
+        _enum("kind", ("housing", "funds", "legal", "medical", "psychological", "employment",
+                       "travel"), True),
+        # An upper bound keeps absurd amounts (1e308) out of sums and reports.
+        _opt("amount", "number", minimum=0, maximum=1_000_000_000_000),
+        _opt("currency", pattern="[A-Z]{3}",
+             description='a 3-letter currency code in capitals, like "EUR"'),
+    ),
+    _type("referral_made", "support", _req("organization")),
+    _type("reminder_set", "support", _req("title"), _req("due_on", "date")),
+    # Deadlines, corrections and closing
+    _type(
+        "deadline_resolved", "closing",
+        _req("deadline_key", max_length=500), _enum("resolution", ("met", "moot", "dismissed"), True),
+        _opt("comment", "text"),
+    ),
+    _type(
+        "event_corrected", "closing",
+        _req("event_id", "event_ref"), _req("data", "object"), _opt("occurred_on", "date"),
+        _req("reason", "text"),
+    ),
+    _type("event_retracted", "closing", _req("event_id", "event_ref"), _req("reason", "text")),
+    _type(
+        "case_closed", "closing",
+        _enum("outcome", ("protection_granted", "resettled", "returned", "lost_contact", "detained",
+                          "deceased", "other"), True),
+    ),
+    _type("case_reopened", "closing", _opt("reason", "text")),
+    _type("personal_data_erased", "closing", _req("reason", "text"), api_writable=False),
+)
+# fmt: on
+
+#: Every event type, by name, in the catalogue's order.
+CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
+#: The (s) fields of each type.
+SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _TYPES}
+#: Date fields that must not lie before another date field of the same payload.
+_DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
+
+
+def _known(type_name: object) -> EventType:
+    if isinstance(type_name, str) and type_name in CATALOGUE:
+        return CATALOGUE[type_name]
+    raise ValidationError({"type": "is not a known event type"})
+
+
+def validate_data(type_name: str, data: object) -> dict[str, Any]:
+    """The normalized payload of a `type_name` event, or ValidationError naming every bad field."""
+    return check_payload(_known(type_name), data, _DATE_ORDER.get(type_name))
+
+
+def validate_occurred_on(type_name: str, value: object, today: date) -> date:
+    """The date on which a `type_name` event happened, checked against the calendar and `today`."""
+    event_type = _known(type_name)
+    day = parse_date(value.strip() if isinstance(value, str) else value)
+    if day is None:
+        raise ValidationError(
+            {"occurred_on": f"must be a real calendar date written YYYY-MM-DD, not before {EARLIEST_DATE}"}
+        )
+    if event_type.past_only and day > today:
+        raise ValidationError({"occurred_on": f"must not be in the future (after {today.isoformat()})"})
+    return day
+
+
+def validate_date_precision(value: object) -> str:
+    """The date precision of an event: "day" when not given, else one of DATE_PRECISIONS."""
+    if value is None:
+        return "day"
+    if isinstance(value, str) and value in DATE_PRECISIONS:
+        return value
+    raise ValidationError({"date_precision": "must be one of " + ", ".join(DATE_PRECISIONS)})
+
+
+def data_schema(type_name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a `type_name` event's payload."""
+    return payload_schema(CATALOGUE[type_name])
+
+
+def event_type_schema(type_name: str) -> dict[str, Any]:
+    """What GET /event-types says about one type."""
+    event_type = CATALOGUE[type_name]
+    return {
+        "type": type_name,
+        "schema_version": event_type.schema_version,
+        "group": event_type.group,
+        "api_writable": event_type.api_writable,
+        "sensitive_fields": [f.name for f in event_type.fields if f.sensitive],
+        "schema": data_schema(type_name),
+    }
+
+
+#: (type, stored schema_version) -> function that lifts such a payload to schema_version + 1.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A stored payload lifted from its schema_version to the type's current one."""
+    event_type = CATALOGUE.get(type_name)
+    if event_type is None:
+        raise ValueError(f"unknown event type {type_name!r}")
+    if not 1 <= schema_version <= event_type.schema_version:
+        raise ValueError(
+            f"{type_name} has no schema version {schema_version} (current: {event_type.schema_version})"
+        )
+    for version in range(schema_version, event_type.schema_version):
+        step = UPCASTERS.get((type_name, version))
+        if step is None:
+            raise ValueError(f"no upcaster for {type_name} from schema version {version}")
+        data = step(data)
+    return data

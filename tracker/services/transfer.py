@@ -1,0 +1,156 @@
+"""Import and export in the JSON Lines format of the contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+from tracker.auth.users import Actor
+from tracker.crypto.codec import ERASED, open_fields
+from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_event
+from tracker.events.catalogue import ValidationError
+from tracker.projections.recorded import stored_data
+from tracker.services.reading import log_access
+from tracker.services.runtime import NotFound, Runtime
+from tracker.services.writing import append_checked
+from tracker.store.events import case_ids, lock_for_append, read_stream
+from tracker.store.tables import EventRow
+
+REF = re.compile(r"^#([1-9][0-9]{0,6})$")
+REF_FIELDS = ("criminal_case", "event_id")
+IMPORTER = Actor("import", "admin")
+
+
+class ImportFailed(Exception):
+    """A line of an import file is wrong; nothing of the file was stored."""
+
+
+def _resolve_refs(data: Any, ids: list[str], index: int, where: str) -> Any:
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name in REF_FIELDS:
+        value = out.get(name)
+        if isinstance(value, str) and value.startswith("#"):
+            match = REF.match(value)
+            n = int(match.group(1)) if match else 0
+            if not match or n > len(ids) or n >= index:
+                raise ValidationError(
+                    {f"{where}.data.{name}": f"{value} does not name an earlier event of this line"}
+                )
+            out[name] = ids[n - 1]
+    return out
+
+
+def parse_line(text: str, today: Any) -> tuple[list[EventInput], list[str]]:
+    """The events of one import line (case_opened first) and the ids they will get."""
+    try:
+        line = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError({"line": f"not valid JSON ({exc.msg})"}) from None
+    if not isinstance(line, dict) or not isinstance(line.get("case"), dict):
+        raise ValidationError({"case": 'each line is {"case": {...}, "events": [...]}'})
+    raw_events = line.get("events", [])
+    if not isinstance(raw_events, list):
+        raise ValidationError({"events": "must be a list"})
+    unknown = set(line) - {"case", "events"}
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "unknown field"})
+    ids = [str(uuid.uuid4()) for _ in range(len(raw_events) + 1)]
+    try:
+        events = [parse_case(line["case"], today)]
+    except ValidationError as exc:
+        raise ValidationError({f"case.{k}": v for k, v in exc.fields.items()}) from None
+    for i, raw in enumerate(raw_events):
+        where = f"events[{i}]"
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+            raw = {**raw, "data": _resolve_refs(raw["data"], ids, i + 2, where)}
+        try:
+            events.append(parse_event(raw, today, allow_internal=True))
+        except ValidationError as exc:
+            raise ValidationError({f"{where}.{k}": v for k, v in exc.fields.items()}) from None
+    return events, ids
+
+
+def _lines(fh: TextIO) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(fh, start=1):
+        if text.strip():
+            yield number, text
+
+
+def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Import every line of a file in one transaction; returns (cases, events)."""
+    cases = events = 0
+    today = rt.today()
+    with rt.db.write() as session:
+        lock_for_append(session)
+        for number, text in _lines(fh):
+            try:
+                batch, ids = parse_line(text, today)
+                case_id = str(uuid.uuid4())
+                key = rt.new_case_key(session, case_id)
+                ctx = CaseContext(0, "open")
+                try:
+                    append_checked(rt, session, IMPORTER, case_id, batch, ctx, key, source="import", ids=ids)
+                except ValidationError as exc:
+                    where = "case" if ctx.version == 0 else f"events[{ctx.version - 1}]"
+                    raise ValidationError({f"{where}.{k}": v for k, v in exc.fields.items()}) from None
+            except ValidationError as exc:
+                field, message = next(iter(exc.fields.items()))
+                where = "" if field == "line" else f"{field}: "
+                raise ImportFailed(f"line {number}: {where}{message}") from None
+            cases += 1
+            events += len(batch)
+            if progress:
+                progress(len(text.encode()))
+    return cases, events
+
+
+def export_cases(rt: Runtime, actor: Actor, ids: Iterable[str] | None, out: TextIO) -> int:
+    """Write cases as import lines; sensitive fields opened (erased ones left out)."""
+    with rt.db.write() as session:
+        wanted = list(ids) if ids else case_ids(session)
+        count = 0
+        for case_id in wanted:
+            rows = read_stream(session, case_id)
+            if not rows:
+                raise NotFound(case_id)
+            log_access(session, rt, actor, case_id, "export", "cli")
+            key = rt.case_key(session, case_id)
+            out.write(json.dumps(_export_line(rows, key), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def _export_line(rows: list[EventRow], key: bytes | None) -> dict[str, Any]:
+    numbers = {row.id: f"#{n}" for n, row in enumerate(rows, start=1)}
+
+    def payload(row: EventRow) -> dict[str, Any]:
+        data = open_fields(stored_data(row), key, row.case_id, row.id)
+        data = {k: v for k, v in data.items() if v != ERASED}
+        if isinstance(data.get("data"), dict):
+            data["data"] = {k: v for k, v in data["data"].items() if v != ERASED}
+        for name in REF_FIELDS:
+            if data.get(name) in numbers:
+                data[name] = numbers[data[name]]
+        return data
+
+    first, rest = rows[0], rows[1:]
+    case = {
+        **payload(first),
+        "occurred_on": first.occurred_on.isoformat(),
+        "date_precision": first.date_precision,
+    }
+    events = [
+        {
+            "type": r.type,
+            "occurred_on": r.occurred_on.isoformat(),
+            "date_precision": r.date_precision,
+            "data": payload(r),
+        }
+        for r in rest
+    ]
+    return {"case": case, "events": events}

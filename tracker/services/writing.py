@@ -1,0 +1,171 @@
+"""Recording events: the only writer of the event store."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tracker.auth.users import Actor, existing_usernames
+from tracker.crypto.codec import seal_fields
+from tracker.domain.commands import CaseContext, EventInput, check
+from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
+from tracker.projections.case_status import project
+from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
+from tracker.services.runtime import Forbidden, NotFound, Runtime
+from tracker.store.events import ConcurrencyError, NewEvent, append, head, lock_for_append
+from tracker.store.hashing import canonical_json
+from tracker.store.tables import EventRow
+
+ASSIGNING = frozenset({"caseworker_assigned", "caseworker_unassigned"})
+
+
+def may_see(session: Session, actor: Actor, case_id: str) -> bool:
+    if actor.sees_every_case:
+        return session.get(CaseRow, case_id) is not None
+    return session.get(AssignmentRow, (actor.username, case_id)) is not None
+
+
+def seal(event: EventInput, event_id: str, case_id: str, key: bytes | None, target_type: str | None) -> str:
+    """The stored JSON text of a payload, its sensitive fields encrypted under the case key."""
+    data = dict(event.data)
+    sensitive = SENSITIVE.get(event.type, frozenset())
+    nested = SENSITIVE.get(target_type or "", frozenset()) if event.type == "event_corrected" else frozenset()
+    touched = [n for n in sensitive if n in data] + [n for n in nested if n in data.get("data", {})]
+    if touched and key is None:
+        raise ValidationError(
+            {touched[0]: "the personal data of this case was erased; it cannot be recorded"}
+        )
+    if key is not None:
+        data = seal_fields(data, sensitive, key, case_id, event_id)
+        if nested:
+            data["data"] = seal_fields(data["data"], nested, key, case_id, event_id, "data.")
+    return canonical_json(data)
+
+
+def _metadata(source: str, request_id: str | None, causation_id: str | None) -> str:
+    meta: dict[str, Any] = {"source": source}
+    if request_id:
+        meta["request_id"] = request_id
+    if causation_id:
+        meta["causation_id"] = causation_id
+    return canonical_json(meta)
+
+
+def case_context(session: Session, case_id: str, version: int, state: str) -> CaseContext:
+    ctx = CaseContext(version=version, state=state)
+    for event_id, type_, data in session.execute(
+        sa.select(EventRow.id, EventRow.type, EventRow.data).where(EventRow.case_id == case_id)
+    ):
+        ctx.types[event_id] = type_
+        if type_ == "event_retracted":
+            ctx.retracted.add(json.loads(data)["event_id"])
+    ctx.deadline_keys = set(session.scalars(sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)))
+    return ctx
+
+
+def append_checked(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    case_id: str,
+    events: Sequence[EventInput],
+    ctx: CaseContext,
+    key: bytes | None,
+    *,
+    source: str,
+    request_id: str | None = None,
+    ids: Sequence[str] | None = None,
+) -> list[EventRow]:
+    """Check each event against the case so far, seal it, append the batch and project it."""
+    today = rt.today()
+    expected = ctx.version
+    wanted = {e.data["username"] for e in events if e.type in ASSIGNING}
+    users = existing_usernames(session, wanted)
+    batch: list[NewEvent] = []
+    for i, event in enumerate(events):
+        event_id = ids[i] if ids else str(uuid.uuid4())
+        event = check(event, ctx, today, users.__contains__)
+        target_type = (
+            ctx.types.get(event.data.get("event_id", "")) if event.type == "event_corrected" else None
+        )
+        batch.append(
+            NewEvent(
+                id=event_id,
+                type=event.type,
+                schema_version=CATALOGUE[event.type].schema_version,
+                occurred_on=event.occurred_on,
+                date_precision=event.date_precision,
+                data=seal(event, event_id, case_id, key, target_type),
+                metadata=_metadata(source, request_id, None),
+            )
+        )
+        ctx.remember(event_id, event)
+    rows = append(session, case_id, expected, batch, actor.username, rt.now())
+    project(session, case_id, rows, rt.rules, today)
+    return rows
+
+
+def open_case(
+    rt: Runtime, actor: Actor, opened: EventInput, *, source: str = "api", request_id: str | None = None
+) -> tuple[str, int]:
+    """Start a case; a caseworker who opens it follows it."""
+    if not actor.may_record:
+        raise Forbidden("auditors cannot open cases")
+    case_id = str(uuid.uuid4())
+    events = [opened]
+    if actor.role == "caseworker":
+        events.append(
+            EventInput("caseworker_assigned", opened.occurred_on, "day", {"username": actor.username})
+        )
+    with rt.db.write() as session:
+        lock_for_append(session)
+        key = rt.new_case_key(session, case_id)
+        append_checked(
+            rt,
+            session,
+            actor,
+            case_id,
+            events,
+            CaseContext(0, "open"),
+            key,
+            source=source,
+            request_id=request_id,
+        )
+    return case_id, 1
+
+
+def record_event(
+    rt: Runtime,
+    actor: Actor,
+    case_id: str,
+    event: EventInput,
+    expected_version: int | None = None,
+    *,
+    source: str = "api",
+    request_id: str | None = None,
+) -> tuple[str, int]:
+    """Append one event to a case the actor may write; returns its id and version."""
+    with rt.db.write() as session:
+        lock_for_append(session)
+        if not may_see(session, actor, case_id):
+            raise NotFound(case_id)
+        if not actor.may_record:
+            raise Forbidden("auditors have read-only access")
+        if event.type in ASSIGNING and actor.role == "caseworker":
+            raise Forbidden("only supervisors and admins assign caseworkers")
+        current = head(session, case_id)
+        version = current[0] if current else 0
+        if expected_version is not None and expected_version != version:
+            raise ConcurrencyError(case_id, expected_version, version)
+        row = session.get(CaseRow, case_id)
+        ctx = case_context(session, case_id, version, row.state if row else "open")
+        key = rt.case_key(session, case_id)
+        (stored,) = append_checked(
+            rt, session, actor, case_id, [event], ctx, key, source=source, request_id=request_id
+        )
+        return stored.id, stored.version

@@ -1,0 +1,161 @@
+"""Append to and read from the event store. Only services call this module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.store.hashing import GENESIS, event_hash
+from tracker.store.tables import CaseKeyRow, EventRow
+
+# Any constant will do: it names the lock that orders appends across all cases.
+APPEND_LOCK = 7_304_116
+
+
+class ConcurrencyError(Exception):
+    """Somebody else wrote the case first: the expected version is not the current one."""
+
+    def __init__(self, case_id: str, expected: int | None, actual: int | None) -> None:
+        super().__init__(f"case {case_id} is at version {actual}, not {expected}")
+        self.case_id, self.expected, self.actual = case_id, expected, actual
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event ready to store: `data` and `metadata` are canonical JSON texts, sensitive fields sealed."""
+
+    id: str
+    type: str
+    schema_version: int
+    occurred_on: date
+    date_precision: str
+    data: str
+    metadata: str
+
+
+def lock_for_append(session: Session) -> None:
+    """Serialize appends so that positions become visible in the order they were given.
+
+    On PostgreSQL a sequence hands out numbers at insert time, but transactions commit in any
+    order: a reader following `position` could see 12 before 11 commits and never look back.
+    A transaction-scoped advisory lock, taken before the insert and released at commit, makes
+    the position order and the commit order the same. SQLite writers are serialized by
+    BEGIN IMMEDIATE already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
+
+
+def head(session: Session, case_id: str) -> tuple[int, str] | None:
+    """(version, hash) of the newest event of a case, or None for a case with no events."""
+    row = session.execute(
+        sa.select(EventRow.version, EventRow.hash)
+        .where(EventRow.case_id == case_id)
+        .order_by(EventRow.version.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def append(
+    session: Session,
+    case_id: str,
+    expected_version: int,
+    events: Sequence[NewEvent],
+    recorded_by: str,
+    recorded_at: datetime,
+    previous_hash: str | None = None,
+) -> list[EventRow]:
+    """Insert a batch for one case at versions expected_version+1...; the caller holds the append lock.
+
+    `previous_hash` is the hash of the event at `expected_version` when the caller has just read it.
+    """
+    if previous_hash is None:
+        current = head(session, case_id)
+        actual = current[0] if current else 0
+        if actual != expected_version:
+            raise ConcurrencyError(case_id, expected_version, actual)
+        previous_hash = current[1] if current else GENESIS
+    rows: list[EventRow] = []
+    version = expected_version
+    for new in events:
+        version += 1
+        digest = event_hash(
+            id=new.id,
+            case_id=case_id,
+            version=version,
+            type=new.type,
+            schema_version=new.schema_version,
+            occurred_on=new.occurred_on,
+            date_precision=new.date_precision,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            data=new.data,
+            metadata=new.metadata,
+            previous=previous_hash,
+        )
+        rows.append(
+            EventRow(
+                id=new.id,
+                case_id=case_id,
+                version=version,
+                type=new.type,
+                schema_version=new.schema_version,
+                occurred_on=new.occurred_on,
+                date_precision=new.date_precision,
+                recorded_at=recorded_at,
+                recorded_by=recorded_by,
+                data=new.data,
+                meta=new.metadata,
+                hash=digest,
+            )
+        )
+        previous_hash = digest
+    session.add_all(rows)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The unique (case_id, version) constraint is the last word on who wrote version N.
+        raise ConcurrencyError(case_id, expected_version, None) from exc
+    return rows
+
+
+def read_stream(session: Session, case_id: str, after_version: int = 0) -> list[EventRow]:
+    return list(
+        session.scalars(
+            sa.select(EventRow)
+            .where(EventRow.case_id == case_id, EventRow.version > after_version)
+            .order_by(EventRow.version)
+        )
+    )
+
+
+def read_all(session: Session, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
+    """Events of every case in position order, for followers and rebuilds."""
+    return list(
+        session.scalars(
+            sa.select(EventRow)
+            .where(EventRow.position > after_position)
+            .order_by(EventRow.position)
+            .limit(limit)
+        )
+    )
+
+
+def case_ids(session: Session) -> list[str]:
+    return list(
+        session.scalars(sa.select(EventRow.case_id).where(EventRow.version == 1).order_by(EventRow.position))
+    )
+
+
+def save_case_key(session: Session, case_id: str, wrapped: bytes, kek: str) -> None:
+    session.add(CaseKeyRow(case_id=case_id, wrapped=wrapped, kek_id=kek))
+
+
+def load_case_key(session: Session, case_id: str) -> CaseKeyRow | None:
+    return session.get(CaseKeyRow, case_id)
