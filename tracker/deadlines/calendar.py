@@ -20,7 +20,7 @@ class Period:
     unit: str
 
     def __str__(self) -> str:
-        return f"{self.count} {self.unit}"
+        return f"{self.count} {self.unit[:-1] if self.count == 1 else self.unit}"
 
     def after(self, start: date) -> date:
         """The day on which this period, starting on `start`, ends."""

@@ -12,63 +12,26 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tracker.deadlines.calendar import Period, parse_period
+from tracker.events.catalogue import CATALOGUE, Field
+from tracker.events.countries import is_country_code
+from tracker.events.record import CORRECTION_TYPES
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "config" / "deadlines.toml"
 
 DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact")
 TITLE_FIELDS = ("country", "kind", "title", "body", "every_days")
-PROCEDURES = ("normal", "accelerated", "manifestly_unfounded")
-OUTCOMES = ("granted", "subsidiary_protection", "rejected", "inadmissible")
-
-# The non-sensitive fields of each event type (domain.md). Deadline rules only ever see these, so a
-# rule naming another field is a typo that would silently never match. To be replaced by the
-# events catalogue's own declarations once tracker.events offers them.
-_CATALOGUE = """
-case_opened: pseudonym birth_year citizenship category contact_channel referral_source
-contact_details_changed: reason
-caseworker_assigned caseworker_unassigned: username
-note_added: text
-service_recorded: status rank contract_end
-mobilization_order_received: authority
-left_service: how
-fled_country: from_country to_country crossing_point document_used
-relocated: country city registered_at_address
-stay_permitted: country kind valid_from valid_until
-stay_extended: country valid_until
-stay_ended: country reason
-removal_ordered: country leave_by
-document_recorded: kind valid_until status
-criminal_case_opened: country article description max_sentence_years
-charges_changed: criminal_case article max_sentence_years
-wanted_listed: country scope
-court_hearing_scheduled: criminal_case court hearing_on
-verdict_issued: criminal_case in_absentia sentence_years
-relatives_pressured: kind who
-extradition_requested: requesting_country host_country
-extradition_decided: outcome
-detained: country place authority reason
-released: grounds
-asylum_applied: country authority route
-asylum_interview_scheduled: country interview_on
-asylum_decided: country outcome procedure notified_on
-appeal_filed: country body
-appeal_decided: country outcome
-travel_permit_requested: country purpose
-travel_permit_decided: country outcome valid_until
-threat_reported: kind
-risk_assessed: level reasons
-check_in_plan_set: every_days
-contact_made: channel
-lawyer_assigned: name organization
-assistance_provided: kind amount currency
-referral_made: organization
-reminder_set: title due_on
-"""
-EVENT_FIELDS: dict[str, frozenset[str]] = {
-    t: frozenset(fields.split())
-    for types, _, fields in (line.partition(":") for line in _CATALOGUE.strip().splitlines())
-    for t in types.split()
+# Types the fold itself handles (or that state no fact): a rule cannot name them.
+_BUILT_IN = frozenset(
+    {"deadline_resolved", "case_closed", "case_reopened", "personal_data_erased", *CORRECTION_TYPES}
+)
+#: The fields a rule may name, per event type: deadline data never holds the sensitive ones.
+EVENT_FIELDS: dict[str, dict[str, Field]] = {
+    name: {f.name: f for f in t.fields if not f.sensitive}
+    for name, t in CATALOGUE.items()
+    if name not in _BUILT_IN
 }
+PROCEDURES = CATALOGUE["asylum_decided"].field("procedure").choices
+OUTCOMES = CATALOGUE["asylum_decided"].field("outcome").choices
 #: What an arrival looks like to the `arrival_window` rule, whichever event type it came from.
 ARRIVAL_FIELDS = frozenset({"country"})
 
@@ -127,7 +90,7 @@ class KindRule:
     contacts: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rules:
     """Every deadline rule of the installation, as loaded from the rules files."""
 
@@ -215,7 +178,7 @@ class _Layers:
             _country(country, where, "the name")
             self.windows.setdefault(country, {}).update(_parse(table, _WINDOW_KEYS, where))
         for key, value in _table(doc.get("holidays", {}), f"{src}: holidays").items():
-            if key != "dates" and not re.fullmatch(r"[A-Z]{2}", key):
+            if key != "dates" and not is_country_code(key):
                 _fail(f"{src}: holidays", f"unknown key {key!r} (expected dates, or a country code like DE)")
             self.holidays.setdefault(key, set()).update(_dates(value, f"{src}: holidays.{key}"))
         self.files += 1
@@ -286,10 +249,12 @@ class _Layers:
 def _kind_rule(name: str, spec: dict[str, Any], where: str) -> KindRule:
     rule = KindRule(kind=name, **spec)
     arrival = rule.due_rule == "arrival_window"
+    if not rule.sources:
+        _fail(where, "sources must name at least one event type")
 
     def need(fields: set[str], types: frozenset[str], key: str, view: bool = False) -> None:
         for t in sorted(types):
-            missing = sorted(fields - (ARRIVAL_FIELDS if view else EVENT_FIELDS[t]))
+            missing = sorted(fields - (ARRIVAL_FIELDS if view else EVENT_FIELDS[t].keys()))
             if missing:
                 _fail(where, f"{key}: {missing[0]!r} is not a field of {t}")
 
@@ -297,6 +262,13 @@ def _kind_rule(name: str, spec: dict[str, Any], where: str) -> KindRule:
     need({f for f, _ in rule.when}, rule.sources, "when")
     need(set(rule.same), rule.sources | rule.superseded_by, "same", view=arrival)
     need(set(rule.same), rule.met_by | rule.resolved_by, "same")
+    for t in sorted(rule.sources):
+        if rule.due_field and EVENT_FIELDS[t][rule.due_field].kind != "date":
+            _fail(where, f"due_field: {rule.due_field!r} of {t} is not a date")
+        for f, values in rule.when:
+            choices = EVENT_FIELDS[t][f].choices
+            if choices and not values <= set(choices):
+                _fail(where, f"when.{f}: {sorted(values - set(choices))[0]!r} is not a {f} of {t}")
     if rule.due_rule == "appeal_period":
         need({"country", "outcome", "procedure", "notified_on"}, rule.sources, "due_rule appeal_period")
     if rule.due_rule == "after_last_contact":
@@ -353,18 +325,18 @@ def _text(value: Any, where: str, key: str) -> str:
 
 def _one_of(choices: Sequence[str]) -> Callable[[Any, str, str], frozenset[str]]:
     def parse(value: Any, where: str, key: str) -> frozenset[str]:
-        for item in _texts(value, where, key):
-            if item not in choices:
-                _fail(where, f"{key} must be one of {', '.join(choices)}, not {item!r}")
-        return frozenset(_texts(value, where, key))
+        return frozenset(_choice(choices)(item, where, key) for item in _texts(value, where, key))
 
     return parse
 
 
-def _due_rule(value: Any, where: str, key: str) -> str:
-    if value not in DUE_RULES:
-        _fail(where, f"{key} must be one of {', '.join(DUE_RULES)}, not {value!r}")
-    return value
+def _choice(choices: Sequence[str]) -> Callable[[Any, str, str], str]:
+    def parse(value: Any, where: str, key: str) -> str:
+        if value not in choices:
+            _fail(where, f"{key} must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    return parse
 
 
 def _bool(value: Any, where: str, key: str) -> bool:
@@ -373,14 +345,11 @@ def _bool(value: Any, where: str, key: str) -> bool:
     return value
 
 
-def _country(value: Any, where: str, key: str) -> str:
-    if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{2}", value)):
-        _fail(where, f"{key} must be a country code of two capital letters, not {value!r}")
+def _country(value: Any, where: str, key: str, any_ok: bool = False) -> str:
+    if not (is_country_code(value) or (any_ok and value == "*")):
+        also = ' or "*"' if any_ok else ""
+        _fail(where, f"{key} must be an ISO 3166-1 country code in capitals{also}, not {value!r}")
     return value
-
-
-def _country_or_any(value: Any, where: str, key: str) -> str:
-    return value if value == "*" else _country(value, where, key + ' (or "*" for any other country)')
 
 
 def _title(value: Any, where: str, key: str) -> str:
@@ -443,7 +412,7 @@ _KIND_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "sources": _event_types,
     "when": _when,
     "due_field": _text,
-    "due_rule": _due_rule,
+    "due_rule": _choice(DUE_RULES),
     "same": _texts,
     "superseded_by": _event_types,
     "met_by": _event_types,
@@ -452,7 +421,7 @@ _KIND_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "lead_days": _lead_days,
 }
 _APPEAL_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
-    "country": _country_or_any,
+    "country": lambda value, where, key: _country(value, where, key, any_ok=True),
     "procedure": _one_of(PROCEDURES),
     "outcome": _one_of(OUTCOMES),
     "period": _period,
