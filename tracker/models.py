@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def import_all_tables() -> None:
+    import tracker.alerts.tables
     import tracker.auth.tables
     import tracker.projections.tables
     import tracker.store.tables  # noqa: F401

@@ -23,6 +23,7 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
@@ -52,3 +53,54 @@ class AccessRow(Base):
     case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     action: Mapped[str] = mapped_column(sa.String(40))
     via: Mapped[str] = mapped_column(sa.String(8))
+
+
+class SigninAttemptRow(Base):
+    """A sign-in attempt, for rate limiting per account and per address."""
+
+    __tablename__ = "signin_attempts"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    username: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    success: Mapped[bool] = mapped_column(sa.Boolean)
+
+    __table_args__ = (
+        sa.Index("ix_signin_attempts_username_at", "username", "at"),
+        sa.Index("ix_signin_attempts_address_at", "address", "at"),
+    )
+
+
+class AuditRow(Base):
+    """The organization-wide audit log: sign-ins, user changes, exports, erasures, key rotations."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(40), index=True)
+    target: Mapped[str | None] = mapped_column(sa.String(100))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class RecoveryCodeRow(Base):
+    """A one-time second-factor recovery code, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(200))
+    used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SettingRow(Base):
+    """An organization setting changed in the UI (e.g. which roles must use a second factor)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
