@@ -58,11 +58,14 @@ def _metadata(source: str, request_id: str | None, causation_id: str | None) -> 
 
 def case_context(session: Session, case_id: str, version: int, state: str) -> CaseContext:
     ctx = CaseContext(version=version, state=state)
-    for event_id, type_, data in session.execute(
-        sa.select(EventRow.id, EventRow.type, EventRow.data).where(EventRow.case_id == case_id)
+    for event_id, type_ in session.execute(
+        sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
     ):
         ctx.types[event_id] = type_
-        if type_ == "event_retracted":
+    if "event_retracted" in ctx.types.values():
+        for data in session.scalars(
+            sa.select(EventRow.data).where(EventRow.case_id == case_id, EventRow.type == "event_retracted")
+        ):
             ctx.retracted.add(json.loads(data)["event_id"])
     ctx.deadline_keys = set(session.scalars(sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)))
     return ctx
