@@ -46,7 +46,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     _configure_api(app)
     _configure_web(app)
+    _configure_cli(app)
     return app
+
+
+def _configure_cli(app: Flask) -> None:
+    # So that `flask --app tracker ...` offers the same commands as `tracker ...`.
+    from tracker.cli import cli
+
+    for name, command in cli.commands.items():
+        app.cli.add_command(command, name)
 
 
 def _configure_api(app: Flask) -> None:
