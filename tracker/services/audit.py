@@ -1,14 +1,21 @@
-"""The organization-wide audit log: append-only records of security-relevant actions."""
+"""The organization-wide audit log: append-only records of security-relevant actions, and reading them."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TextIO
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.auth.tables import AuditRow
+from tracker.auth.users import Actor
+from tracker.services.runtime import Forbidden, Runtime
+from tracker.store.hashing import format_time
 
 # The actions the log knows; filters and exports offer these.
 ACTIONS = (
@@ -29,6 +36,9 @@ ACTIONS = (
     "backup",
     "restore",
 )
+READERS = ("admin", "auditor")
+FORMATS = ("jsonl", "csv")
+COLUMNS = ("id", "at", "actor", "action", "target", "detail", "address")
 
 
 def record(
@@ -48,3 +58,108 @@ def record(
             at=datetime.now(UTC), actor=actor, action=action, target=target, detail=text, address=address
         )
     )
+
+
+class FilterError(ValueError):
+    """A filter of the audit log is not usable; the message names it."""
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which records to show: by who acted, what they did, on what, and a range of days (inclusive)."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def check(self) -> None:
+        if self.action is not None and self.action not in ACTIONS:
+            raise FilterError(f"unknown audit action {self.action!r}: one of {', '.join(ACTIONS)}")
+        if self.since and self.until and self.since > self.until:
+            raise FilterError("the start date of the audit filter is after its end date")
+
+
+def _require_reader(viewer: Actor) -> None:
+    if viewer.role not in READERS:
+        raise Forbidden("only admins and auditors read the audit log")
+
+
+def _query(f: AuditFilter) -> sa.Select:
+    f.check()
+    query = sa.select(AuditRow)
+    if f.actor:
+        query = query.where(AuditRow.actor == f.actor)
+    if f.action:
+        query = query.where(AuditRow.action == f.action)
+    if f.target:
+        query = query.where(AuditRow.target == f.target)
+    if f.since:
+        query = query.where(AuditRow.at >= datetime.combine(f.since, time.min, UTC))
+    if f.until:
+        query = query.where(AuditRow.at < datetime.combine(f.until + timedelta(days=1), time.min, UTC))
+    return query
+
+
+def entry_dict(row: AuditRow) -> dict[str, Any]:
+    """One record as services answer it; a JSON detail is parsed, other text kept as is."""
+    detail: Any = row.detail
+    if detail:
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail)
+    return {
+        "id": row.id,
+        "at": format_time(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "target": row.target,
+        "detail": detail,
+        "address": row.address,
+    }
+
+
+def list_entries(
+    rt: Runtime, viewer: Actor, f: AuditFilter, limit: int = 100, before_id: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of records, newest first, and the `before_id` of the next page (None on the last)."""
+    _require_reader(viewer)
+    query = _query(f)
+    if before_id is not None:
+        query = query.where(AuditRow.id < before_id)
+    with rt.db.read() as session:
+        rows = list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit + 1)))
+    page = [entry_dict(r) for r in rows[:limit]]
+    return page, (page[-1]["id"] if len(rows) > limit else None)
+
+
+def _csv_cell(value: Any) -> Any:
+    # A cell starting like a formula would run in a spreadsheet that opens the export.
+    if isinstance(value, dict | list):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_entries(rt: Runtime, viewer: Actor, f: AuditFilter, out: TextIO, fmt: str = "jsonl") -> int:
+    """Write the matching records oldest first as JSON Lines or CSV; the export is itself recorded."""
+    _require_reader(viewer)
+    if fmt not in FORMATS:
+        raise FilterError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n") if fmt == "csv" else None
+    if writer:
+        writer.writeheader()
+    count = 0
+    with rt.db.write() as session:
+        for row in session.scalars(_query(f).order_by(AuditRow.id).execution_options(yield_per=1000)):
+            entry = entry_dict(row)
+            if writer:
+                writer.writerow({k: _csv_cell(v) for k, v in entry.items()})
+            else:
+                out.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+        wanted = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items() if v}
+        detail = {"filter": wanted, "rows": count, "format": fmt}
+        record(session, viewer.username, "export", "audit_log", detail)
+    return count

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import sqlalchemy as sa
 
 from tracker.auth.users import Actor
 from tracker.domain.commands import CaseContext, EventInput
 from tracker.events.catalogue import validate_data
 from tracker.projections.tables import CaseRow
+from tracker.services import audit
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 from tracker.services.writing import append_checked, case_context
 from tracker.store.events import head, lock_for_append
 from tracker.store.tables import CaseKeyRow
 
+log = logging.getLogger(__name__)
 
-def erase_case(rt: Runtime, actor: Actor, case_id: str, reason: str, *, source: str = "cli") -> int:
-    """Destroy the case key so every sensitive field is unreadable for good; returns the new version."""
+
+class AlreadyErased(Exception):
+    """The case's personal data was erased before; there is no key left to destroy."""
+
+
+def erase_case(
+    rt: Runtime,
+    actor: Actor,
+    case_id: str,
+    reason: str,
+    *,
+    source: str = "cli",
+    address: str | None = None,
+) -> int:
+    """Destroy the case key so every sensitive field is unreadable for good; returns the new version.
+
+    The key row is deleted (SQLite's secure_delete zeroes its bytes) and, on SQLite, the write-ahead
+    log is checkpointed and truncated so that no older copy of the page stays on disk.
+    """
     if actor.role != "admin":
         raise Forbidden("only admins erase personal data")
     data = validate_data("personal_data_erased", {"reason": reason})
@@ -25,8 +47,35 @@ def erase_case(rt: Runtime, actor: Actor, case_id: str, reason: str, *, source: 
         current = head(session, case_id)
         if case is None or current is None:
             raise NotFound(case_id)
-        session.execute(sa.delete(CaseKeyRow).where(CaseKeyRow.case_id == case_id))
+        deleted = session.execute(sa.delete(CaseKeyRow).where(CaseKeyRow.case_id == case_id))
+        if deleted.rowcount == 0:  # type: ignore[attr-defined]
+            raise AlreadyErased(f"the personal data of case {case_id} was already erased")
         ctx: CaseContext = case_context(session, case_id, current[0], case.state)
         event = EventInput("personal_data_erased", rt.today(), "day", data)
         (row,) = append_checked(rt, session, actor, case_id, [event], ctx, None, source=source)
-        return row.version
+        audit.record(session, actor.username, "erasure", case_id, {"version": row.version}, address)
+        version = row.version
+    if not checkpoint(rt):
+        log.warning("write-ahead log busy: case %s's old key page goes at the next checkpoint", case_id)
+    return version
+
+
+def checkpoint(rt: Runtime, attempts: int = 20) -> bool:
+    """Move every page of SQLite's write-ahead log into the database and empty the log.
+
+    Returns False when readers kept it from finishing; the next checkpoint then does it. On
+    PostgreSQL there is nothing to do here (see docs/security.md).
+    """
+    if not rt.db.sqlite:
+        return True
+    for attempt in range(attempts):
+        raw = rt.db.engine.raw_connection()
+        try:
+            # The raw connection runs in autocommit: a checkpoint cannot run inside a transaction.
+            busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            raw.close()
+        if not busy:
+            return True
+        time.sleep(0.05 * (attempt + 1))
+    return False

@@ -1,4 +1,4 @@
-"""What every service needs: the database, the installation key, the deadline rules, the clock."""
+"""What every service needs: the database, the installation keys, the deadline rules, the clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from tracker.crypto.codec import kek_id, new_case_key, unwrap_case_key, wrap_case_key
+from tracker.config import decode_data_key
+from tracker.crypto.codec import CryptoError, kek_id, new_case_key, unwrap_case_key, wrap_case_key
 from tracker.db import Database
 from tracker.deadlines.rules import Rules
 from tracker.store.events import load_case_key, save_case_key
@@ -22,17 +23,49 @@ class Forbidden(Exception):
     """The caller sees the thing but may not do this to it."""
 
 
+def decode_key_list(value: str, source: str) -> tuple[bytes, ...]:
+    """Comma-separated installation keys (URL-safe base64), e.g. TRACKER_OLD_DATA_KEYS."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return tuple(decode_data_key(p, f"{source} (key {n})") for n, p in enumerate(parts, start=1))
+
+
 @dataclass
 class Runtime:
     db: Database
-    kek: bytes
+    kek: bytes = field(repr=False)
     rules: Rules
-    settings: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict, repr=False)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Installation keys that may still wrap some case keys (after a key change, until rotation ends).
+    old_keks: tuple[bytes, ...] = field(default=(), repr=False)
+    _keks: dict[str, bytes] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        raw = str(self.settings.get("OLD_DATA_KEYS") or "")
+        if raw and not self.old_keks:
+            self.old_keks = decode_key_list(raw, "TRACKER_OLD_DATA_KEYS")
+        self._keks = {kek_id(k): k for k in self.old_keks}
+        self._keks[kek_id(self.kek)] = self.kek
 
     @property
     def kek_id(self) -> str:
+        """The public id of the current installation key: every new case key is wrapped under it."""
         return kek_id(self.kek)
+
+    @property
+    def known_kek_ids(self) -> frozenset[str]:
+        """Ids of every installation key this process holds (current and old)."""
+        return frozenset(self._keks)
+
+    def kek_for(self, key_id: str) -> bytes:
+        """The installation key with this id; CryptoError when it is not configured."""
+        try:
+            return self._keks[key_id]
+        except KeyError:
+            raise CryptoError(
+                f"installation key {key_id} is needed but is neither TRACKER_DATA_KEY ({self.kek_id}) "
+                "nor one of TRACKER_OLD_DATA_KEYS"
+            ) from None
 
     def now(self) -> datetime:
         return self.clock()
@@ -41,13 +74,18 @@ class Runtime:
         return self.clock().date()
 
     def new_case_key(self, session: Session, case_id: str) -> bytes:
+        """A fresh data key for a new case, stored wrapped under the current installation key."""
         key = new_case_key()
         save_case_key(session, case_id, wrap_case_key(self.kek, case_id, key), self.kek_id)
         return key
+
+    def unwrap(self, case_id: str, wrapped: bytes, key_id: str) -> bytes:
+        """A case key opened with whichever known installation key wrapped it."""
+        return unwrap_case_key(self.kek_for(key_id), case_id, wrapped)
 
     def case_key(self, session: Session, case_id: str) -> bytes | None:
         """The case's data key, or None once it was destroyed by erasure."""
         row = load_case_key(session, case_id)
         if row is None:
             return None
-        return unwrap_case_key(self.kek, case_id, row.wrapped)
+        return self.unwrap(case_id, row.wrapped, row.kek_id)
