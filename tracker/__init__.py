@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings["DATABASE_URL"] = database_url(settings, instance)
     app.config.update(settings)
     app.config["DATA_KEY"] = None  # the key lives in the runtime only, never in templates or logs
+    app.config["OLD_DATA_KEYS"] = None
     rule_files = [DEFAULT_RULES_PATH] + ([settings["DEADLINE_RULES"]] if settings["DEADLINE_RULES"] else [])
     app.extensions["tracker"] = Runtime(
         db=Database(settings["DATABASE_URL"]),
