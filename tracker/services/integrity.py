@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tracker.projections.case_status import rebuild_case
 from tracker.services.runtime import Runtime
@@ -22,28 +23,31 @@ class Broken:
 
 def verify(rt: Runtime, progress: Callable[[int], None] | None = None) -> tuple[int, list[Broken]]:
     """Check every case's version sequence and hash chain; return the count checked and the broken ones."""
+    with rt.db.read() as session:
+        return check_chains(session, progress)
+
+
+def check_chains(session: Session, progress: Callable[[int], None] | None = None) -> tuple[int, list[Broken]]:
+    """`verify` inside the caller's transaction (a restore checks the rows it is about to commit)."""
     broken: list[Broken] = []
     checked = 0
-    with rt.db.read() as session:
-        current: str | None = None
-        expected_version, previous = 1, GENESIS
-        failed = False
-        query = (
-            sa.select(EventRow).order_by(EventRow.case_id, EventRow.version).execution_options(yield_per=2000)
-        )
-        for row in session.scalars(query):
-            if row.case_id != current:
-                current, expected_version, previous, failed = row.case_id, 1, GENESIS, False
-                checked += 1
-                if progress:
-                    progress(1)
-            if failed:
-                continue
-            problem = _check_row(row, expected_version, previous)
-            if problem:
-                broken.append(Broken(row.case_id, problem))
-                failed = True
-            expected_version, previous = row.version + 1, row.hash
+    current: str | None = None
+    expected_version, previous = 1, GENESIS
+    failed = False
+    query = sa.select(EventRow).order_by(EventRow.case_id, EventRow.version).execution_options(yield_per=2000)
+    for row in session.scalars(query):
+        if row.case_id != current:
+            current, expected_version, previous, failed = row.case_id, 1, GENESIS, False
+            checked += 1
+            if progress:
+                progress(1)
+        if failed:
+            continue
+        problem = _check_row(row, expected_version, previous)
+        if problem:
+            broken.append(Broken(row.case_id, problem))
+            failed = True
+        expected_version, previous = row.version + 1, row.hash
     return checked, broken
 
 
