@@ -1,4 +1,4 @@
-"""tracker user create | token | list"""
+"""tracker user create | token | tokens | revoke-token | list"""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from tracker.auth.tables import ROLES, UserRow
-from tracker.auth.users import UserError, create_user, issue_token
+from tracker.auth.users import Actor, UserError, create_user
 from tracker.cli import runtime
+from tracker.services import tokens
+from tracker.services.tokens import MAX_EXPIRY_DAYS
+
+OPERATOR = Actor("operator", "admin")
 
 
 @click.group("user")
@@ -42,12 +46,38 @@ def create(name: str, role: str, email: str | None, password_stdin: bool) -> Non
 @user.command("token")
 @click.argument("name")
 @click.option("--label", default=None, help="A name for the token, to tell it apart later.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, MAX_EXPIRY_DAYS),
+    default=None,
+    help="Refuse the token this many days from now (default: never expires).",
+)
 @with_appcontext
-def token(name: str, label: str | None) -> None:
+def token(name: str, label: str | None, expires_days: int | None) -> None:
     """Print a new API token for NAME (shown once; only its hash is kept)."""
-    with runtime().db.write() as session:
-        value = issue_token(session, name, label)
+    _info, value = tokens.create_token(runtime(), OPERATOR, name, label, expires_days)
     click.echo(value)
+
+
+@user.command("tokens")
+@click.argument("name")
+@with_appcontext
+def list_tokens(name: str) -> None:
+    """List NAME's API tokens: id, name, created, expires, state (never the token itself)."""
+    for t in tokens.list_tokens(runtime(), OPERATOR, name):
+        expires = t.expires_at.strftime("%Y-%m-%d %H:%M") if t.expires_at else "never"
+        created = t.created_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{t.id}\t{t.name or '-'}\t{created}\t{expires}\t{t.state}")
+
+
+@user.command("revoke-token")
+@click.argument("name")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_token(name: str, token_id: int) -> None:
+    """Revoke NAME's API token TOKEN_ID (the id shown by `tracker user tokens`)."""
+    tokens.revoke_token(runtime(), OPERATOR, name, token_id)
+    click.echo(f"revoked token {token_id} of {name}")
 
 
 @user.command("list")
