@@ -42,7 +42,8 @@ def project(session: Session, case_id: str, new_rows: Sequence[EventRow], rules:
     if row is None:
         row = CaseRow(case_id=case_id)
         session.add(row)
-    _store_row(row, state, last, new_rows[-1])
+    erased = any(r.type == "personal_data_erased" for r in new_rows)
+    _store_row(row, state, last, new_rows[-1], erased)
     _sync_assignments(session, case_id, state)
     if stream is None:
         stream = [to_recorded(r) for r in read_stream(session, case_id)]
@@ -57,7 +58,7 @@ def _fold_all(stream: list[Recorded]) -> tuple[dict, Recorded | None]:
     return state, (counted[-1] if counted else None)
 
 
-def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRow) -> None:
+def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRow, erased: bool) -> None:
     status = fold.render(state, date.today())
     row.version = newest.version
     row.position = newest.position
@@ -68,7 +69,8 @@ def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRo
     row.country = status["country"]
     row.city = status["city"]
     row.opened_on = date.fromisoformat(status["opened_on"]) if status["opened_on"] else newest.occurred_on
-    row.erased = bool(row.erased) or newest.type == "personal_data_erased"
+    # Any erasure among the new rows counts: a rebuild passes every row, and the erasure need not be last.
+    row.erased = bool(row.erased) or erased
     row.fold = _dump(state)
     if last is not None:
         row.fold_on, row.fold_version = last.occurred_on, last.version
