@@ -104,6 +104,7 @@ def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
 
 
 def init_app(app: Flask) -> None:
-    from tracker.api import cases, deadlines, meta  # noqa: F401
+    from tracker.api import alerts, calendar, cases, deadlines, meta  # noqa: F401
 
     app.register_blueprint(bp)
+    app.register_blueprint(calendar.bp)

@@ -60,9 +60,9 @@ def _db_message(exc: DBAPIError) -> str:
 
 
 def _add_commands(group: click.Group) -> None:
-    from tracker.cli import cases, db, security, serve, users
+    from tracker.cli import cases, db, scheduler, security, serve, users
 
-    for module in (db, users, cases, serve, security):
+    for module in (db, users, cases, serve, scheduler, security):
         for command in module.COMMANDS:
             group.add_command(command)
 

@@ -15,8 +15,13 @@ from flask.cli import with_appcontext
 @click.option(
     "--workers", default=None, type=click.IntRange(1, 64), help="Worker processes (config SERVE_WORKERS)."
 )
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="Also run the deadline scheduler in this process (see docs/scheduler.md).",
+)
 @with_appcontext
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> None:
     """Serve the web UI and the API with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
@@ -32,6 +37,14 @@ def serve(host: str, port: int, workers: int | None) -> None:
         "timeout": 60,
         "graceful_timeout": 10,
     }
+    if with_scheduler:
+        from tracker.cli import runtime
+        from tracker.cli.scheduler import check_settings, configure_logging
+        from tracker.scheduler.runner import gunicorn_hooks
+
+        check_settings(runtime())
+        configure_logging(runtime())
+        options.update(gunicorn_hooks(runtime()))
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -80,6 +80,17 @@ def revoke_token(name: str, token_id: int) -> None:
     click.echo(f"revoked token {token_id} of {name}")
 
 
+@user.command("calendar-token")
+@click.argument("name")
+@with_appcontext
+def calendar_token(name: str) -> None:
+    """Print the URL of a new calendar feed for NAME (the previous URL stops working)."""
+    from tracker.services import calendar
+
+    rt = runtime()
+    click.echo(calendar.feed_url(rt, calendar.issue_token(rt, name, by="operator")))
+
+
 @user.command("list")
 @with_appcontext
 def list_users() -> None:
