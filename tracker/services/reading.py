@@ -38,6 +38,11 @@ def _visible(session: Session, actor: Actor, case_id: str) -> CaseRow:
     return row
 
 
+def visible_case(session: Session, actor: Actor, case_id: str) -> CaseRow:
+    """The case's read-model row when the actor may see the case; NotFound otherwise."""
+    return _visible(session, actor, case_id)
+
+
 def event_dict(row: EventRow, key: bytes | None, reveal: bool) -> dict[str, Any]:
     """An event as the API answers it; sensitive fields opened for those who may see them, else absent."""
     data = stored_data(row)

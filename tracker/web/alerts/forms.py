@@ -1,0 +1,9 @@
+"""The acknowledge button's form."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+
+class AckForm(FlaskForm):  # type: ignore[misc]
+    """Carries only the CSRF token."""

@@ -1,0 +1,181 @@
+"""Sign-in, sign-out, and the user's own account page (language, password, second factor)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import segno
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
+
+from tracker.auth.users import UserError
+from tracker.services import account, signin
+from tracker.services import calendar as calendar_feed
+from tracker.web.auth.forms import DisableForm, EnrolForm, LoginForm, PasswordForm
+from tracker.web.messages import translate
+from tracker.web.security import WebUser, client_address, runtime
+
+bp = Blueprint("web_auth", __name__)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this site: never another host (//evil.example) or a scheme."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("web_dashboard.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("web_dashboard.index"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    status = 200
+    if form.validate_on_submit():
+        result = signin.sign_in(
+            runtime(), form.username.data, form.password.data, form.code.data or None, client_address()
+        )
+        if result.user is not None:
+            lang = session.get("lang")
+            session.clear()  # a fresh session on sign-in: nothing from before carries over
+            if lang:
+                session["lang"] = lang
+            login_user(WebUser(result.user))
+            session["seen"] = int(time.time())
+            session["username"] = result.user.username
+            if result.user.must_enrol:
+                return redirect(url_for("web_auth.second_factor"))
+            return redirect(safe_next(form.next.data))
+        if result.problem == "throttled":
+            status = 429
+            minutes = max(1, math.ceil(result.retry_after / 60))
+            flash(
+                _(
+                    "Too many failed sign-ins for this account or from this address. "
+                    "Try again in %(minutes)s min.",
+                    minutes=minutes,
+                ),
+                "error",
+            )
+        elif result.problem == "code":
+            status = 401
+            flash(_("The second-factor code is missing or not right."), "error")
+        else:
+            status = 401
+            flash(_("Wrong user name or password."), "error")
+    elif request.method == "POST":
+        status = 400
+    form.password.data = ""
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    if current_user.is_authenticated:
+        signin.sign_out(runtime(), current_user.username, client_address())
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("web_auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account_page() -> Any:
+    return render_template(
+        "auth/account.html",
+        password_form=PasswordForm(),
+        calendar_url=None,
+    )
+
+
+@bp.post("/account/calendar")
+@login_required
+def calendar() -> Any:
+    """Make a new calendar feed address (shown once: only its hash is kept), or stop the feed."""
+    rt = runtime()
+    if request.form.get("action") == "stop":
+        calendar_feed.revoke_token(rt, current_user.username)
+        flash(_("The calendar feed was stopped."), "info")
+        return redirect(url_for("web_auth.account_page"))
+    token = calendar_feed.issue_token(rt, current_user.username)
+    return render_template(
+        "auth/account.html",
+        password_form=PasswordForm(),
+        calendar_url=calendar_feed.feed_url(rt, token),
+    )
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Any:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            account.change_password(
+                runtime(), current_user.id, form.current.data, form.new.data, client_address()
+            )
+        except UserError as exc:
+            flash(translate(str(exc)), "error")
+        else:
+            # The password's fingerprint is part of the session id: sign in again with the new one.
+            logout_user()
+            flash(_("Your password was changed. Please sign in with the new one."), "info")
+            return redirect(url_for("web_auth.login"))
+    else:
+        flash(_("Fill in both passwords."), "error")
+    return redirect(url_for("web_auth.account_page"))
+
+
+def _qr(uri: str) -> Markup:
+    svg = segno.make(uri, error="m").svg_inline(scale=5, light="#ffffff", dark="#000000")
+    return Markup(svg)  # segno writes the markup; the URI holds base32 and a user name only
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@login_required
+def second_factor() -> Any:
+    rt = runtime()
+    if current_user.second_factor:
+        return render_template("auth/second_factor.html", enabled=True, disable_form=DisableForm())
+    form = EnrolForm()
+    if request.method == "POST" and request.form.get("restart"):
+        account.begin_enrolment(rt, current_user.id)
+        return redirect(url_for("web_auth.second_factor"))
+    pending = account.pending_enrolment(rt, current_user.id)
+    if pending is None:
+        pending = account.begin_enrolment(rt, current_user.id)
+    uri, secret = pending
+    status = 200
+    if form.validate_on_submit():
+        codes = account.confirm_enrolment(rt, current_user.id, form.code.data, client_address())
+        if codes is not None:
+            return render_template("auth/recovery_codes.html", codes=codes)
+        form.code.errors.append(_("This code is not right. Check the time on your phone and try again."))
+        status = 400
+    return render_template(
+        "auth/second_factor.html", enabled=False, form=form, qr=_qr(uri), secret=secret
+    ), status
+
+
+@bp.post("/account/second-factor/disable")
+@login_required
+def disable_second_factor() -> Any:
+    form = DisableForm()
+    if form.validate_on_submit():
+        try:
+            account.disable_second_factor(runtime(), current_user.id, form.password.data, client_address())
+        except UserError as exc:
+            flash(translate(str(exc)), "error")
+        else:
+            flash(_("The second factor is off."), "info")
+    return redirect(url_for("web_auth.second_factor"))

@@ -1,0 +1,190 @@
+"""Cases: the list with search and filters, a new case, the case page, the add-event form, erasure."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from tracker.events.catalogue import CATALOGUE, ValidationError
+from tracker.services import entry, erasure, reading, timeline, users_admin
+from tracker.services.runtime import Forbidden, NotFound
+from tracker.web.cases import chart
+from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
+from tracker.web.labels import type_label
+from tracker.web.messages import translate
+from tracker.web.params import date_arg
+from tracker.web.security import client_address, runtime
+
+bp = Blueprint("web_cases", __name__)
+
+
+def case_uuid(raw: str) -> str:
+    """The canonical case id; anything that is not a UUID is simply not found."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise NotFound(raw) from None
+
+
+def _filters(errors: dict[str, str]) -> reading.CaseFilter:
+    args = request.args
+    status = args.get("status") or None
+    if status not in (None, "open", "closed"):
+        errors["status"] = translate("must be one of open, closed")
+        status = None
+    within = None
+    if args.get("deadline_within", "").strip():
+        try:
+            within = int(args["deadline_within"])
+            if not 0 <= within <= 3650:
+                raise ValueError
+        except ValueError:
+            errors["deadline_within"] = translate("must be at least 0 and at most 3650")
+            within = None
+    country = (args.get("country") or "").strip().upper() or None
+    return reading.CaseFilter(
+        q=(args.get("q") or "").strip()[:200] or None,
+        status=status,
+        country=country,
+        assigned=(args.get("assigned") or "").strip()[:64] or None,
+        deadline_within=within,
+        limit=int(runtime().settings.get("PAGE_SIZE", 50)),
+        cursor=args.get("cursor") or None,
+    )
+
+
+@bp.get("/cases")
+@login_required
+def case_list() -> Any:
+    errors: dict[str, str] = {}
+    filters = _filters(errors)
+    try:
+        cases, cursor = reading.list_cases(runtime(), current_user.actor, filters)
+    except ValueError:
+        errors["cursor"] = _("This page of the list is no longer valid; the list starts again.")
+        cases, cursor = reading.list_cases(runtime(), current_user.actor, _replace_cursor(filters))
+    args = {k: v for k, v in request.args.items() if k not in ("cursor", "lang") and v}
+    workers = users_admin.usernames(runtime(), "caseworker") if current_user.actor.sees_every_case else []
+    return render_template(
+        "cases/list.html",
+        cases=cases,
+        next_url=url_for("web_cases.case_list", cursor=cursor, **args) if cursor else None,
+        first_url=url_for("web_cases.case_list", **args) if filters.cursor else None,
+        args=request.args,
+        errors=errors,
+        workers=workers,
+    )
+
+
+def _replace_cursor(f: reading.CaseFilter) -> reading.CaseFilter:
+    return reading.CaseFilter(f.q, f.status, f.country, f.assigned, f.deadline_within, f.limit, None)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new_case() -> Any:
+    actor = current_user.actor
+    if not actor.may_record:
+        raise Forbidden("auditors cannot open cases")
+    values = request.form if request.method == "POST" else request.args
+    form = EventForm("case_opened", None, values, runtime().today())
+    status = 200
+    if request.method == "POST":
+        try:
+            case_id = entry.open_case(runtime(), actor, form.body())
+        except ValidationError as exc:
+            form.set_errors(exc.fields)
+            status = 422
+        else:
+            flash(_("The case was opened."), "info")
+            return redirect(url_for("web_cases.case_page", case_id=case_id))
+    return render_template("cases/new.html", form=form), status
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def case_page(case_id: str) -> Any:
+    errors: dict[str, str] = {}
+    as_of = date_arg("as_of", errors)
+    page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
+    return render_template(
+        "cases/case.html",
+        page=page,
+        chart=chart.render(page.chronology, as_of is not None),
+        types=pickable_types(current_user.role),
+        errors=errors,
+        may_record=current_user.actor.may_record,
+    )
+
+
+def _target(ctx: entry.FormContext, event_id: str | None) -> timeline.Entry | None:
+    if not event_id:
+        return None
+    return next((e for e in ctx.entries if e.id == event_id and e.actionable), None)
+
+
+@bp.route("/cases/<case_id>/events/new", methods=["GET", "POST"])
+@login_required
+def new_event(case_id: str) -> Any:
+    rt = runtime()
+    actor = current_user.actor
+    ctx = entry.form_context(rt, actor, case_uuid(case_id))
+    values = request.form if request.method == "POST" else request.args
+    type_name = values.get("type", "")
+    if type_name not in CATALOGUE or type_name in ("case_opened", "personal_data_erased"):
+        return render_template(
+            "cases/pick_type.html", ctx=ctx, types=pickable_types(actor.role), unknown=bool(type_name)
+        ), (404 if type_name else 200)
+    target = _target(ctx, values.get("event_id"))
+    if type_name in CORRECTIONS and target is None:
+        return render_template("cases/pick_target.html", ctx=ctx, type_name=type_name)
+    form = EventForm(type_name, ctx, values, rt.today(), target)
+    status = 200
+    version = ctx.version
+    if request.method == "POST":
+        expected = request.form.get("version", "")
+        try:
+            event_id, _version = entry.record(
+                rt, actor, ctx.id, form.body(), int(expected) if expected.isdigit() else None
+            )
+        except ValidationError as exc:
+            form.set_errors(exc.fields)
+            status = 422
+        except entry.Conflict as exc:
+            form.general.append(
+                _("Someone else recorded an event on this case meanwhile. Check the case, then send again.")
+            )
+            version = exc.version or version
+            status = 409
+        else:
+            flash(_("Recorded: %(type)s.", type=type_label(type_name)), "info")
+            return redirect(url_for("web_cases.case_page", case_id=ctx.id, _anchor=f"event-{event_id}"))
+    return render_template(
+        "cases/event_new.html", ctx=ctx, form=form, type_name=type_name, target=target, version=version
+    ), status
+
+
+@bp.post("/cases/<case_id>/erase")
+@login_required
+def erase(case_id: str) -> Any:
+    actor = current_user.actor
+    cid = case_uuid(case_id)
+    if actor.role != "admin":
+        abort(403)
+    reason = (request.form.get("reason") or "").strip()
+    if not reason or request.form.get("confirm") != "yes":
+        flash(_("Give a reason and tick the box to confirm the erasure."), "error")
+        return redirect(url_for("web_cases.case_page", case_id=cid, _anchor="erase"))
+    try:
+        erasure.erase_case(runtime(), actor, cid, reason, source="web", address=client_address())
+    except ValidationError as exc:
+        flash(translate(next(iter(exc.fields.values()), str(exc))), "error")
+    except erasure.AlreadyErased:
+        flash(_("The personal data of this case was already erased."), "error")
+    else:
+        flash(_("The personal data of this case was erased."), "info")
+    return redirect(url_for("web_cases.case_page", case_id=cid))

@@ -1,0 +1,178 @@
+"""Languages: English and Russian, chosen by ?lang= (remembered for the user), then the browser."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from babel import Locale
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+
+from tracker.events.catalogue import CATALOGUE
+from tracker.events.countries import COUNTRY_CODES
+from tracker.services import account
+from tracker.web import labels, messages
+
+LOCALES = account.LOCALES
+NAMES = {"en": "English", "ru": "Русский"}
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+# The default deadline titles of config/deadlines.toml; an organization's own titles show as written.
+_TITLES = [
+    (re.compile(r"Legal stay in (?P<country>\w+) expires"), _l("Legal stay in %(country)s expires")),
+    (
+        re.compile(r"Removal order: leave (?P<country>\w+) by this date"),
+        _l("Removal order: leave %(country)s by this date"),
+    ),
+    (re.compile(r"Document expires \((?P<kind>\w+)\)"), _l("Document expires (%(kind)s)")),
+    (re.compile(r"Court hearing"), _l("Court hearing")),
+    (re.compile(r"Asylum interview in (?P<country>\w+)"), _l("Asylum interview in %(country)s")),
+    (
+        re.compile(r"Appeal against the (?P<country>\w+) asylum decision \((?P<body>.*)\)"),
+        _l("Appeal against the %(country)s asylum decision (%(body)s)"),
+    ),
+    (re.compile(r"Check-in due"), _l("Check-in due")),
+    (
+        re.compile(r"Asylum filing window in (?P<country>\w+) closes"),
+        _l("Asylum filing window in %(country)s closes"),
+    ),
+]
+
+
+def select_locale() -> str | None:
+    if not has_request_context():
+        return None
+    chosen = g.get("lang")
+    if chosen:
+        return str(chosen)
+    if current_user.is_authenticated and current_user.locale in LOCALES:
+        return str(current_user.locale)
+    if session.get("lang") in LOCALES:
+        return str(session["lang"])
+    return request.accept_languages.best_match(LOCALES, "en")
+
+
+def _remember_lang() -> None:
+    """?lang=en|ru chooses the language and remembers it (in the session and for the user)."""
+    lang = request.args.get("lang")
+    if lang not in LOCALES or request.blueprint == "api":
+        return
+    g.lang = lang
+    session["lang"] = lang
+    if current_user.is_authenticated and current_user.locale != lang:
+        account.set_locale(current_app.extensions["tracker"], current_user.id, lang)
+
+
+def lang_url(code: str) -> str:
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    args["lang"] = code
+    return request.path + "?" + urlencode(args)
+
+
+@cache
+def _countries(locale: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(locale).territories
+    return tuple(sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda item: item[1]))
+
+
+def current_lang() -> str:
+    return str(get_locale() or "en")
+
+
+def countries() -> tuple[tuple[str, str], ...]:
+    """(code, name) of every country, sorted by name in the current language."""
+    return _countries(current_lang())
+
+
+def country_name(code: object) -> str:
+    text = str(code or "")
+    return Locale.parse(current_lang()).territories.get(text, text) if text in COUNTRY_CODES else text
+
+
+def show_date(value: object, precision: str = "day") -> str:
+    """A date as YYYY-MM-DD, or YYYY-MM / YYYY when only the month or year is known."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        return ""
+    return text[:7] if precision == "month" else text[:4] if precision == "year" else text
+
+
+def show_time(value: object) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M") + " UTC"
+
+
+def deadline_title(title: str) -> str:
+    for pattern, template in _TITLES:
+        match = pattern.fullmatch(title)
+        if match:
+            values = {
+                k: (country_name(v) if k == "country" else labels.choice_label(v))
+                for k, v in match.groupdict().items()
+            }
+            if "body" in values:
+                values["body"] = match.group("body")
+            return str(template) % values if values else str(template)
+    return title
+
+
+def show_value(type_name: str, field_name: str, value: Any) -> str:
+    """A payload value as a person reads it."""
+    event_type = CATALOGUE.get(type_name)
+    kind = "str"
+    if event_type is not None and field_name in event_type.field_names:
+        kind = event_type.field(field_name).kind
+    if kind == "country":
+        return f"{country_name(value)} ({value})" if value in COUNTRY_CODES else str(value)
+    if kind in ("enum", "bool") or isinstance(value, bool):
+        return labels.choice_label(value)
+    if kind == "event_ref":
+        return str(value)[:8]
+    return str(value)
+
+
+def multiline(text: str) -> Markup:
+    """Plain text with its line breaks kept (escaped first)."""
+    return Markup("<br>").join(Markup.escape(text).split("\n"))
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel with the tracker's catalogues, and the helpers templates use."""
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.before_request(_remember_lang)
+    app.jinja_env.globals.update(
+        lang_url=lang_url,
+        lang_names=NAMES,
+        current_lang=current_lang,
+        countries=countries,
+        type_label=labels.type_label,
+        field_label=labels.field_label,
+        choice_label=labels.choice_label,
+        group_label=lambda g: str(labels.GROUPS.get(g, g)),
+        role_label=lambda r: str(labels.ROLES.get(r, r)),
+        deadline_kind_label=labels.deadline_kind_label,
+        audit_action_label=lambda a: str(labels.AUDIT_ACTIONS.get(a, a)),
+        country_name=country_name,
+        deadline_title=deadline_title,
+        show_value=show_value,
+        msg=messages.translate,
+    )
+    app.jinja_env.filters.update(show_date=show_date, show_time=show_time, multiline=multiline)
