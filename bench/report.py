@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
+import threading
 from pathlib import Path
 
 from common import PROJECT_ROOT, Row, Section, fmt
 
 
-def machine() -> dict[str, str]:
+def machine(committed: bool) -> dict[str, str]:
     """Cores, memory, processor, Python and the commit measured."""
     mem = "?"
     cpu = platform.processor() or "?"
@@ -27,6 +29,14 @@ def machine() -> dict[str, str]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
     ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "tracker", "migrations", "config", "templates"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if dirty and not committed:
+        commit += " with uncommitted changes"
     return {
         "cores (nproc)": str(os.cpu_count()),
         "memory": mem,
@@ -34,6 +44,29 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "commit": commit or "?",
     }
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every 5 s while the benchmark runs."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            self._stop.wait(5)
+
+    def summary(self) -> str:
+        self._stop.set()
+        if not self.samples:
+            return "?"
+        mean = sum(self.samples) / len(self.samples)
+        return f"mean {mean:.1f}, max {max(self.samples):.1f} on {os.cpu_count()} cores"
 
 
 def _figure(row: Row, value: float | None) -> str:

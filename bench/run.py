@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import time
 from datetime import date
@@ -150,6 +152,8 @@ def step_http(b: Bench) -> None:
                 TIME,
                 server.peak_mb,
                 target=b.time_target(300),
+                note=f"sum of the processes' RSS sampled every 0.2 s; as PSS (pages shared "
+                f"between the processes counted once): {server.peak_pss_mb:.0f} MB",
             )
         )
     finally:
@@ -310,6 +314,23 @@ STEPS = {
 }
 
 
+def committed_tree() -> Path:
+    """The files of HEAD, exported beside the results, so edits in progress do not change the figures."""
+    tree = OUT_DIR / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=HERE.parent, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def use_tree(tree: Path) -> None:
+    """Import the tracker from `tree`, in this process and in every command it starts."""
+    sys.path.insert(0, str(tree))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    log(f"measuring the committed tree exported to {tree}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
@@ -321,6 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests per HTTP measurement")
     parser.add_argument("--appends", type=int, default=1000, help="single appends in-process")
     parser.add_argument("--batches", type=int, default=200, help="50-event batches in-process")
+    parser.add_argument(
+        "--committed",
+        action="store_true",
+        help="measure the last commit (git archive HEAD), not the work tree",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument(
         "--steps",
@@ -333,6 +359,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or args.cases < 10:
         parser.error(f"unknown step {unknown[0]}" if unknown else "--cases must be at least 10")
     started = time.perf_counter()
+    load = report.LoadSampler()
+    if args.committed:
+        use_tree(committed_tree())
     data = OUT_DIR / f"cases-{args.cases}-s{args.seed}.jsonl"
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     log(f"generating {args.cases:,} cases into {data}")
@@ -344,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
         name = f"PostgreSQL {section.version}" if engine == "postgres" else section.version
         title = f"{name}: {args.cases:,} cases, {events:,} events"
         sections.append((section, title))
-    facts = report.machine()
+    facts = report.machine(args.committed)
+    facts["load average during the run"] = load.summary()
     facts["total run time"] = f"{(time.perf_counter() - started) / 60:.1f} min"
     command = "python bench/run.py " + " ".join(sys.argv[1:])
     text = report.document(sections, facts, command)

@@ -26,14 +26,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process in KiB; PSS shares pages among the processes that map them."""
+    rss = pss = 0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
-    return 0
+    return rss, pss
 
 
 def _children(pid: int) -> list[int]:
@@ -52,7 +56,7 @@ class Server:
 
     def __init__(self, env: dict[str, str], workers: int = 4) -> None:
         self.port = free_port()
-        self.peak_kib = 0
+        self.peak_kib = self.peak_pss_kib = 0
         self._stop = threading.Event()
         self._log = open(OUT_DIR / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -65,8 +69,9 @@ class Server:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            pids = [self.proc.pid, *_children(self.proc.pid)]
-            self.peak_kib = max(self.peak_kib, sum(_rss_kib(p) for p in pids))
+            sizes = [_memory_kib(p) for p in (self.proc.pid, *_children(self.proc.pid))]
+            self.peak_kib = max(self.peak_kib, sum(rss for rss, _ in sizes))
+            self.peak_pss_kib = max(self.peak_pss_kib, sum(pss for _, pss in sizes))
             self._stop.wait(0.2)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -91,6 +96,10 @@ class Server:
     @property
     def peak_mb(self) -> float:
         return self.peak_kib / 1024
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return self.peak_pss_kib / 1024
 
     def stop(self) -> None:
         self._stop.set()
