@@ -198,7 +198,8 @@ def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict], st
         more = len(rows) > f.limit
         rows = rows[: f.limit]
         summaries = _summaries(session, rows, rt.today())
-    cursor = encode_cursor(rows[-1].pseudonym_key, rows[-1].case_id) if more and rows else None
+        # Read inside the unit of work: its rollback expires the rows.
+        cursor = encode_cursor(rows[-1].pseudonym_key, rows[-1].case_id) if more and rows else None
     return summaries, cursor
 
 
