@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 
 import pyotp
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from tracker.auth.tables import RecoveryCodeRow, SettingRow, UserRow
-from tracker.auth.users import check_password, hash_password
+from tracker.auth.users import check_password
 
 ISSUER = "tracker"
 REQUIRED_ROLES_SETTING = "second_factor_roles"
+# Recovery codes carry 48 random bits, so a light Argon2id is plenty against guessing offline, and a
+# sign-in that tries a code against all ten hashes stays quick (the password's cost would take seconds).
+_recovery_hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
 def is_enabled(user: UserRow) -> bool:
@@ -65,7 +69,7 @@ def new_recovery_codes(session: Session, user: UserRow, count: int = 10) -> list
     """Replace the user's recovery codes; only their hashes are kept."""
     session.execute(sa.delete(RecoveryCodeRow).where(RecoveryCodeRow.user_id == user.id))
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(count)]
-    session.add_all(RecoveryCodeRow(user_id=user.id, code_hash=hash_password(c)) for c in codes)
+    session.add_all(RecoveryCodeRow(user_id=user.id, code_hash=_recovery_hasher.hash(c)) for c in codes)
     return codes
 
 
