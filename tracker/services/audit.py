@@ -128,8 +128,8 @@ def list_entries(
     if before_id is not None:
         query = query.where(AuditRow.id < before_id)
     with rt.db.read() as session:
-        rows = list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit + 1)))
-    page = [entry_dict(r) for r in rows[:limit]]
+        rows = [entry_dict(r) for r in session.scalars(query.order_by(AuditRow.id.desc()).limit(limit + 1))]
+    page = rows[:limit]
     return page, (page[-1]["id"] if len(rows) > limit else None)
 
 
