@@ -126,23 +126,32 @@ def check(event: EventInput, ctx: CaseContext, today: date, user_exists: Callabl
         raise ValidationError({"type": "case_opened must be the first event of a case (version 1)"})
     if event.type != "case_opened" and ctx.version == 0:
         raise ValidationError({"type": "a case starts with case_opened"})
-    ref = data.get("criminal_case")
-    if ref is not None and ctx.types.get(ref) != "criminal_case_opened":
-        raise ValidationError({"criminal_case": "no criminal_case_opened event with this id in this case"})
-    if event.type in ("caseworker_assigned", "caseworker_unassigned") and not user_exists(data["username"]):
-        raise ValidationError({"username": f"no such user: {data['username']}"})
-    if event.type == "deadline_resolved" and data["deadline_key"] not in ctx.deadline_keys:
-        raise ValidationError({"deadline_key": "no deadline with this key in this case"})
+    check_references(event.type, data, ctx, user_exists)
     if event.type == "case_closed" and ctx.state == "closed":
         raise ValidationError({"type": "the case is already closed"})
     if event.type == "case_reopened" and ctx.state != "closed":
         raise ValidationError({"type": "the case is not closed"})
     if event.type in ("event_corrected", "event_retracted"):
-        return _check_target(event, ctx, today)
+        return _check_target(event, ctx, today, user_exists)
     return event
 
 
-def _check_target(event: EventInput, ctx: CaseContext, today: date) -> EventInput:
+def check_references(
+    type_name: str, data: Mapping[str, Any], ctx: CaseContext, user_exists: Callable[[str], bool]
+) -> None:
+    """The events, users and deadlines a payload names must exist (in this case)."""
+    ref = data.get("criminal_case")
+    if ref is not None and ctx.types.get(ref) != "criminal_case_opened":
+        raise ValidationError({"criminal_case": "no criminal_case_opened event with this id in this case"})
+    if type_name in ("caseworker_assigned", "caseworker_unassigned") and not user_exists(data["username"]):
+        raise ValidationError({"username": f"no such user: {data['username']}"})
+    if type_name == "deadline_resolved" and data["deadline_key"] not in ctx.deadline_keys:
+        raise ValidationError({"deadline_key": "no deadline with this key in this case"})
+
+
+def _check_target(
+    event: EventInput, ctx: CaseContext, today: date, user_exists: Callable[[str], bool]
+) -> EventInput:
     target = event.data["event_id"]
     target_type = ctx.types.get(target)
     if target_type is None:
@@ -158,6 +167,8 @@ def _check_target(event: EventInput, ctx: CaseContext, today: date) -> EventInpu
     data = dict(event.data)
     try:
         data["data"] = validate_data(target_type, data["data"])
+        # The corrected payload must name real events and users, as the event itself had to.
+        check_references(target_type, data["data"], ctx, user_exists)
     except ValidationError as exc:
         raise ValidationError({f"data.{k}": v for k, v in exc.fields.items()}) from None
     if "occurred_on" in data:

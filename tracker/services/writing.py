@@ -88,6 +88,12 @@ def append_checked(
     today = rt.today()
     expected = ctx.version
     wanted = {e.data["username"] for e in events if e.type in ASSIGNING}
+    # A correction may name a user too (of a corrected assignment); only strings can be usernames.
+    wanted |= {
+        name
+        for e in events
+        if e.type == "event_corrected" and isinstance(name := e.data["data"].get("username"), str)
+    }
     users = existing_usernames(session, wanted)
     batch: list[NewEvent] = []
     for i, event in enumerate(events):
