@@ -14,6 +14,7 @@ from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import seal_fields
 from tracker.domain.commands import CaseContext, EventInput, check
 from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
+from tracker.events.record import CORRECTION_TYPES
 from tracker.projections.case_status import project
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
@@ -173,6 +174,10 @@ def record_event(
             raise ConcurrencyError(case_id, expected_version, version)
         row = session.get(CaseRow, case_id)
         ctx = case_context(session, case_id, version, row.state if row else "open")
+        # Correcting or retracting an assignment changes who follows the case just as assigning does.
+        target = ctx.types.get(event.data.get("event_id", "")) if event.type in CORRECTION_TYPES else None
+        if target in ASSIGNING and actor.role == "caseworker":
+            raise Forbidden("only supervisors and admins assign caseworkers")
         key = rt.case_key(session, case_id)
         (stored,) = append_checked(
             rt, session, actor, case_id, [event], ctx, key, source=source, request_id=request_id
