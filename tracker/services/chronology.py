@@ -21,7 +21,8 @@ class Bar:
     lane: str
     start: date
     end: date | None
-    label: str
+    country: str
+    detail: str = ""  # the city of a location, the kind of a legal stay
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ class _Periods:
         self.bars: list[Bar] = []
         self.open: dict[tuple[str, str], Bar] = {}
 
-    def begin(self, lane: str, key: str, start: date, end: date | None, label: str) -> Bar:
+    def begin(
+        self, lane: str, key: str, start: date, end: date | None, country: str, detail: str = ""
+    ) -> Bar:
         self.close(lane, key, start)
-        bar = Bar(lane, start, end, label)
+        bar = Bar(lane, start, end, country, detail)
         self.bars.append(bar)
         self.open[(lane, key)] = bar
         return bar
@@ -84,15 +87,14 @@ def _periods(events: Sequence[Recorded]) -> list[Bar]:
         d = e.data
         if e.type in ("fled_country", "relocated"):
             country = str(d.get("to_country") or d.get("country") or "")
+            city = str(d.get("city") or "")
             current = p.open.get(("location", "here"))
-            if current is None or current.label != country:
-                p.begin("location", "here", e.occurred_on, None, country)
+            if current is None or (current.country, current.detail) != (country, city):
+                p.begin("location", "here", e.occurred_on, None, country, city)
         elif e.type == "stay_permitted":
             country = str(d.get("country", ""))
             start = _parse(d.get("valid_from")) or e.occurred_on
-            p.begin(
-                "stay", country, start, _parse(d.get("valid_until")), f"{country} {d.get('kind', '')}".strip()
-            )
+            p.begin("stay", country, start, _parse(d.get("valid_until")), country, str(d.get("kind") or ""))
         elif e.type == "stay_extended":
             country = str(d.get("country", ""))
             bar = p.open.get(("stay", country))

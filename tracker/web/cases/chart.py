@@ -59,7 +59,7 @@ def _y(lane: str) -> int:
 def render(pic: Chronology, as_of: bool) -> Markup:
     """The SVG markup of a case's chronology (every text escaped)."""
     scale = _Scale(pic.start, pic.end)
-    height = TOP + LANE * len(LANES) + 8
+    height = TOP + LANE * len(LANES) + 22
     names = _lane_names()
     title = _("Chronology of the case")
     parts: list[str] = [
@@ -75,15 +75,15 @@ def render(pic: Chronology, as_of: bool) -> Markup:
         )
     for day, text in _ticks(pic.start, pic.end):
         x = scale.x(day)
-        parts.append(f'<line class="tick" x1="{x}" x2="{x}" y1="{TOP - 4}" y2="{height - 8}"/>')
+        parts.append(f'<line class="tick" x1="{x}" x2="{x}" y1="{TOP - 4}" y2="{height - 20}"/>')
         parts.append(f'<text class="tick-label" x="{x + 2}" y="{TOP - 8}">{escape(text)}</text>')
     for bar in pic.bars:
         x1 = scale.x(bar.start)
         x2 = scale.x(bar.end if bar.end is not None else pic.today)
         y = _y(bar.lane) + 5
-        label = " ".join(
-            i18n.country_name(w) if len(w) == 2 else labels.choice_label(w) for w in bar.label.split()
-        )
+        label = i18n.country_name(bar.country)
+        if bar.detail:
+            label += ", " + (bar.detail if bar.lane == "location" else labels.choice_label(bar.detail))
         until = bar.end.isoformat() if bar.end is not None else "…"
         hover = f"{names[bar.lane]}: {label}, {bar.start.isoformat()} – {until}"
         css = f"bar bar-{bar.lane}" + (" open" if bar.end is None else "")
@@ -114,10 +114,10 @@ def render(pic: Chronology, as_of: bool) -> Markup:
         )
     x = scale.x(pic.today)
     today = _("As of") if as_of else _("Today")
-    parts.append(f'<line class="today" x1="{x}" x2="{x}" y1="{TOP - 4}" y2="{height - 8}"/>')
+    parts.append(f'<line class="today" x1="{x}" x2="{x}" y1="{TOP - 4}" y2="{height - 16}"/>')
     anchor = "end" if x > WIDTH - 80 else "start"
     parts.append(
-        f'<text class="today-label" x="{x + (-3 if anchor == "end" else 3)}" y="{height - 10}" '
+        f'<text class="today-label" x="{x + (-3 if anchor == "end" else 3)}" y="{height - 4}" '
         f'text-anchor="{anchor}">{escape(today)} {pic.today.isoformat()}</text>'
     )
     parts.append("</svg>")
