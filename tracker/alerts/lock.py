@@ -1,4 +1,8 @@
-"""One scheduler pass at a time per database, across threads, processes and hosts."""
+"""One scheduler pass (and one mail delivery) at a time per database, across threads, processes, hosts.
+
+Two locks: "pass" for creating alerts and "mail" for sending them. They are apart so that a delivery
+never makes a pass skip its scan, while two deliveries can never send the same alert twice.
+"""
 
 from __future__ import annotations
 
@@ -14,50 +18,51 @@ from sqlalchemy.exc import DBAPIError
 
 from tracker.db import Database
 
-#: PostgreSQL advisory lock key of the scheduler pass (advisory locks are scoped to one database).
-PASS_LOCK = 7_304_117
-_memory_lock = threading.Lock()
+#: PostgreSQL advisory lock keys (advisory locks are scoped to one database).
+LOCK_KEYS = {"pass": 7_304_117, "mail": 7_304_118}
+_memory_locks = {name: threading.Lock() for name in LOCK_KEYS}
 _open_files: set[int] = set()
 
 
 def _after_fork_in_child() -> None:
     # A forked child (a gunicorn worker) shares the parent's open lock files, and flock keeps a
     # lock while any copy is open: close the copies, never unlock them, so the parent's stands alone.
-    global _memory_lock
     for fd in list(_open_files):
         with suppress(OSError):
             os.close(fd)
     _open_files.clear()
-    _memory_lock = threading.Lock()
+    for name in LOCK_KEYS:
+        _memory_locks[name] = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def lock_file(url: str) -> Path | None:
+def lock_file(url: str, name: str = "pass") -> Path | None:
     """The lock file next to an SQLite database file; None for an in-memory database."""
     database = sa.make_url(url).database
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
     path = Path(database).resolve()
-    return path.with_name(path.name + ".scheduler-lock")
+    return path.with_name(f"{path.name}.{name}-lock")
 
 
 @contextmanager
-def pass_lock(db: Database, wait: bool = True) -> Iterator[bool]:
-    """Hold the pass lock while the block runs; yields False when `wait` is off and it is taken."""
+def pass_lock(db: Database, wait: bool = True, name: str = "pass") -> Iterator[bool]:
+    """Hold lock `name` ("pass" or "mail") while the block runs; yields False if busy and not `wait`."""
     if not db.sqlite:
-        with _advisory(db, wait) as held:
+        with _advisory(db, wait, LOCK_KEYS[name]) as held:
             yield held
         return
-    path = lock_file(db.url)
+    path = lock_file(db.url, name)
     if path is None:
-        got = _memory_lock.acquire(blocking=wait)
+        memory = _memory_locks[name]
+        got = memory.acquire(blocking=wait)
         try:
             yield got
         finally:
             if got:
-                _memory_lock.release()
+                memory.release()
         return
     # flock, not fcntl's record locks: flock conflicts between two opens in one process as well,
     # so threads of one process exclude each other too. The kernel drops it if the process dies.
@@ -76,22 +81,22 @@ def pass_lock(db: Database, wait: bool = True) -> Iterator[bool]:
 
 
 @contextmanager
-def _advisory(db: Database, wait: bool) -> Iterator[bool]:
+def _advisory(db: Database, wait: bool, key: int) -> Iterator[bool]:
     # A session-level lock on a connection of its own, so that the pass may commit as often as it
     # likes; PostgreSQL releases it when the connection ends, even if this process is killed.
     with db.engine.connect() as conn:
         if wait:
-            conn.execute(sa.select(sa.func.pg_advisory_lock(PASS_LOCK)))
+            conn.execute(sa.select(sa.func.pg_advisory_lock(key)))
             held = True
         else:
-            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(PASS_LOCK))).scalar())
+            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
         conn.commit()
         try:
             yield held
         finally:
             if held:
                 try:
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(PASS_LOCK)))
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
                     conn.commit()
                 except DBAPIError:
                     # A pooled connection must never keep the lock: drop it, which releases it.

@@ -50,7 +50,7 @@ def scan_deadlines() -> None:
 
 
 def send_mail() -> None:
-    """Deliver due e-mail and retries between passes; skipped while a pass runs (it mails too)."""
+    """Deliver due e-mail and retries between passes; skipped while another delivery runs."""
     alerts.deliver_mail(_runtime(), wait=False)
 
 

@@ -52,14 +52,18 @@ class PassResult:
 
 
 def run_pass(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> PassResult:
-    """One scan: create the alerts owed now (each exactly once), then send the e-mail that is due."""
+    """One scan: create the alerts owed now (each exactly once), then send the e-mail that is due.
+
+    With `wait` off, a pass that finds another one running skips (that one covers the same ground),
+    and e-mail that another process is sending at that moment is left to it.
+    """
     now = now or rt.now()
     with pass_lock(rt.db, wait=wait) as held:
         if not held:
             return PassResult(skipped=True)
         started = time.perf_counter()
         deadlines, created = create_alerts(rt, now)
-        mailed = _deliver(rt, now)
+        mailed = deliver_mail(rt, now, wait=wait) or MailResult()
         seconds = time.perf_counter() - started
         with rt.db.write() as session:
             state = session.get(SchedulerStateRow, "deadlines") or SchedulerStateRow(name="deadlines")
@@ -72,8 +76,8 @@ def run_pass(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> 
 
 
 def deliver_mail(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> MailResult | None:
-    """Send the e-mail that is due (new alerts and retries); None when a pass holds the lock."""
-    with pass_lock(rt.db, wait=wait) as held:
+    """Send the e-mail that is due (new alerts and retries); None when another delivery is running."""
+    with pass_lock(rt.db, wait=wait, name="mail") as held:
         return _deliver(rt, now or rt.now()) if held else None
 
 
