@@ -39,7 +39,10 @@ def request_id() -> str:
 
 
 def json_body() -> Any:
-    body = request.get_json(silent=True, force=True) if request.content_length else None
+    try:
+        body = request.get_json(silent=True, force=True) if request.content_length else None
+    except RecursionError:  # nesting deeper than the parser can follow; `silent` only covers ValueError
+        body = None
     if body is None:
         raise ApiError(400, "the request body must be JSON", {"body": "malformed or missing JSON"})
     return body
