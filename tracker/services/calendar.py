@@ -16,6 +16,7 @@ from tracker.services.runtime import NotFound, Runtime
 
 #: The one-line domain part of every event UID; the deadline key before it is what keeps UIDs stable.
 UID_DOMAIN = "tracker"
+_COLUMNS = (DeadlineRow.key, DeadlineRow.case_id, DeadlineRow.title, DeadlineRow.due_on)
 
 
 def issue_token(rt: Runtime, username: str, by: str | None = None) -> str:
@@ -56,7 +57,9 @@ def feed(rt: Runtime, token: str) -> str:
             raise NotFound("calendar")
         who = Actor(user.username, user.role, user.id)
         query = (
-            sa.select(DeadlineRow, CaseRow.pseudonym)
+            sa.select(
+                DeadlineRow.key, DeadlineRow.case_id, DeadlineRow.title, DeadlineRow.due_on, CaseRow.pseudonym
+            )
             .join(CaseRow, CaseRow.case_id == DeadlineRow.case_id)
             .where(DeadlineRow.active.is_(True))
         )
@@ -72,10 +75,10 @@ def feed(rt: Runtime, token: str) -> str:
         CalendarEvent(
             uid=f"{d.key}@{UID_DOMAIN}",
             day=d.due_on,
-            summary=f"{pseudonym}: {d.title}",
+            summary=f"{d.pseudonym}: {d.title}",
             description=f"{d.title}, due {d.due_on.isoformat()}. {case_link(base_url, d.case_id)}",
             url=case_link(base_url, d.case_id),
         )
-        for d, pseudonym in rows
+        for d in rows
     ]
     return calendar(f"Tracker deadlines ({who.username})", events, rt.now())
