@@ -154,13 +154,16 @@ def test_damaged_truncated_or_foreign_backups_are_refused_and_store_nothing(
     def flipped(at: int) -> bytes:
         return good[:at] + bytes([good[at] ^ 0x01]) + good[at + 1 :]
 
-    first_chunk = good[header_end : header_end + 4 + 256 + 16]
+    record = 4 + 256 + 16  # length prefix, then a full chunk's ciphertext and tag
+    first_chunk = good[header_end : header_end + record]
+    middle = header_end + (len(good) - header_end) // record // 2 * record + 4 + 100
     bad = {
         "flip in magic": (flipped(3), "not a tracker backup"),
-        "flip in salt": (flipped(header_end - 10), "altered"),
+        # A flipped salt digit may stop being a hex digit, which damages the header instead.
+        "flip in salt": (flipped(header_end - 10), "altered|header is damaged"),
         "flip in first length": (flipped(header_end), "impossible length"),
         "flip in first chunk": (flipped(header_end + 40), "chunk 1 was altered"),
-        "flip in the middle": (flipped(len(good) // 2), "altered"),
+        "flip in the middle": (flipped(middle), "altered"),
         "flip of last byte": (flipped(len(good) - 1), "altered"),
         "cut by one byte": (good[:-1], "truncated"),
         "cut in half": (good[: len(good) // 2], "truncated"),
