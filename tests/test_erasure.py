@@ -106,6 +106,9 @@ def test_erasure_hides_every_sensitive_field_and_keeps_history_status_and_chain(
         assert session.get(CaseKeyRow, case) is None
         record = session.scalars(sa.select(AuditRow).where(AuditRow.action == "erasure")).one()
         assert (record.target, record.actor) == (case, "system")
+        export = session.scalars(sa.select(AuditRow).where(AuditRow.action == "export")).one()
+        assert (export.target, export.actor) == (case, "operator")
+        assert json.loads(export.detail or "") == {"all": False, "cases": 1}
 
 
 def test_no_copy_of_the_key_stays_in_the_sqlite_file_its_wal_or_the_instance_folder(

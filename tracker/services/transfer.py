@@ -13,6 +13,7 @@ from tracker.crypto.codec import ERASED, open_fields
 from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_event
 from tracker.events.catalogue import ValidationError
 from tracker.projections.recorded import stored_data
+from tracker.services import audit
 from tracker.services.reading import log_access
 from tracker.services.runtime import NotFound, Runtime
 from tracker.services.writing import append_checked
@@ -122,6 +123,8 @@ def export_cases(rt: Runtime, actor: Actor, ids: Iterable[str] | None, out: Text
             key = rt.case_key(session, case_id)
             out.write(json.dumps(_export_line(rows, key), ensure_ascii=False) + "\n")
             count += 1
+        target = wanted[0] if len(wanted) == 1 else None
+        audit.record(session, actor.username, "export", target, {"cases": count, "all": ids is None})
     return count
 
 
