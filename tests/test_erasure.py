@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from conftest import Json, add_event, open_case
+from conftest import PASSWORD, Json, add_event, open_case
 
 from tracker.auth import users as accounts
 from tracker.auth.tables import AuditRow
@@ -61,6 +63,22 @@ def answers(api: Json, case: str) -> str:
     return "\n".join(texts)
 
 
+def pages(app: Any, username: str, case: str) -> str:
+    """Every web page about the case that the user can open, signed in through the form."""
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    assert token, "the sign-in page has no CSRF token"
+    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data).status_code == 302
+    texts = []
+    for path in ("/", "/cases", f"/cases/{case}", f"/cases/{case}?as_of=2023-02-01", f"/cases/{case}/audit"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        texts.append(html.unescape(r.get_data(as_text=True)))
+    return "\n".join(texts)
+
+
 def run(app: Any, *args: str) -> Any:
     return app.test_cli_runner().invoke(cli, list(args))
 
@@ -70,7 +88,8 @@ def test_erasure_hides_every_sensitive_field_and_keeps_history_status_and_chain(
 ) -> None:
     admin, auditor = api_for(app, "admin"), api_for(app, "auditor")
     case = seed(admin)
-    assert all(s in answers(admin, case) for s in SECRETS)  # the check below could fail
+    assert all(s in answers(admin, case) for s in SECRETS)  # the checks below could fail
+    assert all(s in pages(app, admin.username, case) for s in SECRETS)
     status_before = admin.get(f"/cases/{case}").get_json()["status"]
     events_before = admin.get(f"/cases/{case}/events").get_json()["events"]
 
@@ -78,6 +97,7 @@ def test_erasure_hides_every_sensitive_field_and_keeps_history_status_and_chain(
     assert result.exit_code == 0, result.output
 
     text = answers(admin, case) + answers(auditor, case)
+    text += pages(app, admin.username, case) + pages(app, auditor.username, case)
     assert not any(s in text for s in SECRETS)
     events = admin.get(f"/cases/{case}/events").get_json()["events"]
     assert events[0]["data"]["legal_name"] == "[erased]"
