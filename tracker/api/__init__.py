@@ -69,6 +69,16 @@ def authenticate():  # type: ignore[no-untyped-def]
     return None
 
 
+@bp.before_request
+def refuse_nul_characters():  # type: ignore[no-untyped-def]
+    # PostgreSQL text cannot hold NUL: a filter with one would fail in the database with a 500.
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            label = name.replace("\x00", "?")[:60]
+            return error(400, f"{label} must not contain NUL characters", {label: "contains a NUL character"})
+    return None
+
+
 def _unauthorized(message: str):  # type: ignore[no-untyped-def]
     response, status = error(401, message)
     response.headers["WWW-Authenticate"] = 'Bearer realm="tracker"'

@@ -158,10 +158,11 @@ def encode_cursor(pseudonym_key: str, case_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         key, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(key, str) and isinstance(case_id, str)):
+        # NUL cannot reach PostgreSQL text; a cursor of ours never holds one.
+        if not (isinstance(key, str) and isinstance(case_id, str)) or "\x00" in key + case_id:
             raise ValueError
         return key, case_id
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("invalid cursor") from None
 
 
