@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -360,3 +362,29 @@ def test_the_openapi_document_lists_every_endpoint_and_event_type(api_app: Any) 
     for ops in doc["paths"].values():
         for op in ops.values():
             assert op["responses"], op
+
+
+def _cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/cases", {"q": "a\x00b"}, "q"),
+        ("/cases", {"country": "K\x00"}, "country"),
+        ("/cases", {"assigned": "ada\x00"}, "assigned"),
+        ("/cases", {"cursor": _cursor(["a\x00", "b"])}, "cursor"),
+        ("/cases", {"cursor": _cursor(["a", 1])}, "cursor"),
+        ("/cases", {"cursor": "W" * 20 + "1"}, "cursor"),
+        ("/cases", {"cursor": base64.urlsafe_b64encode(b"[" * 5000).decode()}, "cursor"),
+        ("/deadlines", {"assigned": "\x00"}, "assigned"),
+    ],
+    ids=["q", "country", "assigned", "cursor-nul", "cursor-type", "cursor-junk", "cursor-deep", "deadlines"],
+)
+def test_hostile_query_parameters_are_400_on_every_engine(
+    app: Any, api_for: Any, path: str, params: dict, field: str
+) -> None:
+    admin = api_for(app, "admin")
+    open_case(admin)
+    assert names_field(error_of(admin.get(path, **params), 400), field)
