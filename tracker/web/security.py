@@ -119,8 +119,8 @@ def _headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Sessions, sign-in, CSRF (not for the token-authenticated API) and headers."""
     app.session_interface = SessionInterface()
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_NAME"] = "tracker_session"
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the session's own idle limit ends old forms

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tracker.services import alerts
+from tracker.services.runtime import NotFound
 from tracker.web.alerts.forms import AckForm
 from tracker.web.security import runtime
 
@@ -32,6 +33,8 @@ def inbox() -> Any:
 @bp.post("/alerts/<int:alert_id>/ack")
 @login_required
 def ack(alert_id: int) -> Any:
+    if alert_id > 2**62:  # no such id: larger numbers do not even fit the column
+        raise NotFound(str(alert_id))
     form = AckForm()
     if form.validate_on_submit():
         alerts.acknowledge(runtime(), current_user.actor, alert_id)
