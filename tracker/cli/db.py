@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from alembic.util import CommandError
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -40,7 +41,10 @@ def db() -> None:
 def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
     _check_sqlite_dir(_url())
-    migrate.upgrade(_url(), revision)
+    try:
+        migrate.upgrade(_url(), revision)
+    except CommandError as exc:  # an unknown or ambiguous revision
+        raise click.ClickException(f"cannot upgrade to {revision}: {exc}") from None
     click.echo(f"database at {migrate.current_revision(_url()) or 'base'}")
 
 
@@ -50,7 +54,10 @@ def upgrade(revision: str) -> None:
 def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (default: one step; `base` removes every table)."""
     _check_sqlite_dir(_url())
-    migrate.downgrade(_url(), revision)
+    try:
+        migrate.downgrade(_url(), revision)
+    except CommandError as exc:  # an unknown or ambiguous revision
+        raise click.ClickException(f"cannot downgrade to {revision}: {exc}") from None
     click.echo(f"database at {migrate.current_revision(_url()) or 'base'}")
 
 
