@@ -29,10 +29,13 @@ class ImportFailed(Exception):
     """A line of an import file is wrong; nothing of the file was stored."""
 
 
-def _resolve_refs(data: Any, ids: list[str], index: int, where: str) -> Any:
+def _resolve_refs(data: Any, ids: list[str], index: int, where: str, nested: bool = False) -> Any:
     if not isinstance(data, dict):
         return data
     out = dict(data)
+    if not nested and isinstance(out.get("data"), dict):
+        # A correction's new payload names events of the line the same way.
+        out["data"] = _resolve_refs(out["data"], ids, index, f"{where}.data", nested=True)
     for name in REF_FIELDS:
         value = out.get(name)
         if isinstance(value, str) and value.startswith("#"):
@@ -52,6 +55,8 @@ def parse_line(text: str, today: Any) -> tuple[list[EventInput], list[str]]:
         line = json.loads(text)
     except ValueError as exc:
         raise ValidationError({"line": f"not valid JSON ({exc.msg})"}) from None
+    except RecursionError:
+        raise ValidationError({"line": "not valid JSON (nested too deeply)"}) from None
     if not isinstance(line, dict) or not isinstance(line.get("case"), dict):
         raise ValidationError({"case": 'each line is {"case": {...}, "events": [...]}'})
     raw_events = line.get("events", [])
@@ -136,9 +141,10 @@ def _export_line(rows: list[EventRow], key: bytes | None) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if v != ERASED}
         if isinstance(data.get("data"), dict):
             data["data"] = {k: v for k, v in data["data"].items() if v != ERASED}
-        for name in REF_FIELDS:
-            if data.get(name) in numbers:
-                data[name] = numbers[data[name]]
+        for part in (data, data.get("data")):
+            for name in REF_FIELDS:
+                if isinstance(part, dict) and part.get(name) in numbers:
+                    part[name] = numbers[part[name]]
         return data
 
     first, rest = rows[0], rows[1:]
