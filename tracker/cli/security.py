@@ -137,6 +137,8 @@ def audit_export(
             count = audit.export_entries(runtime(), OPERATOR, f, fh, fmt)
     except audit.FilterError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"exported {count} audit records to {output}")
 
 
