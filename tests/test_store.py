@@ -252,3 +252,53 @@ def test_read_all_pages_through_every_event_by_position(rt: Any) -> None:
             after = page[-1].position
     assert seen == [r.id for r in stored(rt)]
     assert len(seen) == 8
+
+
+def bypass_trigger(rt: Any, statement: str, params: dict[str, Any]) -> None:
+    """Run one statement on events with the append-only trigger out of the way, then put it back."""
+    with rt.db.engine.begin() as conn:
+        if rt.db.sqlite:
+            triggers = conn.execute(
+                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")
+            ).all()
+            for name, _sql in triggers:
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            conn.execute(sa.text(statement), params)
+            for _name, sql in triggers:
+                conn.exec_driver_sql(sql)
+        else:
+            conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
+            conn.execute(sa.text(statement), params)
+            conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER USER")
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("UPDATE events SET data = :data WHERE case_id = :case AND version = 2", "hash of version 2"),
+        (
+            "UPDATE events SET recorded_by = 'mallory' WHERE case_id = :case AND version = 3",
+            "hash of version 3",
+        ),
+        ("DELETE FROM events WHERE case_id = :case AND version = 2", "version 2 is missing"),
+    ],
+    ids=["data", "recorded_by", "deleted"],
+)
+def test_verify_names_the_case_whose_events_were_changed_by_hand(
+    rt: Any, statement: str, problem: str
+) -> None:
+    from tracker.services import integrity
+
+    cases = [new_case(rt, name) for name in ("A", "B")]
+    for case_id in cases:
+        for i in range(3):
+            record(rt, case_id, "note_added", "2023-01-01", text=f"note {i}")
+    assert integrity.verify(rt) == (2, [])
+    bypass_trigger(rt, statement, {"case": cases[1], "data": '{"text":"forged"}'})
+    checked, broken = integrity.verify(rt)
+    assert checked == 2
+    assert [b.case_id for b in broken] == [cases[1]]
+    assert problem in broken[0].problem
+    # The trigger is back in force.
+    with pytest.raises(DBAPIError, match="append-only"), rt.db.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM events"))
