@@ -302,3 +302,21 @@ def test_verify_names_the_case_whose_events_were_changed_by_hand(
     # The trigger is back in force.
     with pytest.raises(DBAPIError, match="append-only"), rt.db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM events"))
+
+
+def test_a_failing_projection_takes_its_append_with_it(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.projections.tables import CaseRow
+
+    case_id = new_case(rt)
+
+    def broken(*_args: Any, **_kw: Any) -> None:
+        raise RuntimeError("projection failed")
+
+    monkeypatch.setattr("tracker.services.writing.project", broken)
+    with pytest.raises(RuntimeError):
+        record(rt, case_id, "note_added", "2023-01-01", text="lost with its projection")
+    monkeypatch.undo()
+    assert [r.version for r in stored(rt, case_id)] == [1]
+    with rt.db.read() as session:
+        assert session.get(CaseRow, case_id).version == 1
+    assert writing.record_event(rt, ADMIN, case_id, event("note_added", "2023-01-02", text="x"), 1)[1] == 2
