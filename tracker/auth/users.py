@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -17,8 +18,13 @@ from tracker.auth.tables import ROLES, TokenRow, UserRow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
 _hasher = PasswordHasher()
-# Verifying against this keeps an unknown user's sign-in as slow as a known one's.
-_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verifying against this keeps an unknown user's sign-in as slow as a known one's. Made on first
+    # use: hashing at import cost every `tracker` command a quarter of a second.
+    return _hasher.hash("not-a-password")
 
 
 class UserError(Exception):
@@ -59,7 +65,7 @@ def hash_password(password: str) -> str:
 
 def check_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
