@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from tracker.auth.users import Actor
 from tracker.domain.commands import EventInput
@@ -14,6 +16,13 @@ from tracker.services.runtime import Runtime
 from tracker.store.tables import EventRow
 
 ADMIN = Actor("ada", "admin")
+# Still Argon2id, at the smallest cost: these tests make many users and never test the hash's strength.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make new users' password hashes cheap for the rest of the test."""
+    monkeypatch.setattr("tracker.auth.users._hasher", CHEAP_HASHER)
 
 
 def event(type_: str, on: str, precision: str = "day", **data: Any) -> EventInput:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import open_case
+from corekit import cheap_password_hashing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,12 @@ FAST = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
+
 
 # Any unicode, lone surrogates and control characters included.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)

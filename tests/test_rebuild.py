@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from corekit import ADMIN, new_case, record, table_rows
+import pytest
+from corekit import ADMIN, cheap_password_hashing, new_case, record, table_rows
 
 from tracker.services import integrity, reading
 from tracker.services.erasure import erase_case
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
+
 
 READ_MODELS = {
     "case_status": "case_id",
