@@ -17,10 +17,11 @@ from alertkit import at, staff, stay_case, user
 from conftest import add_event
 
 from tracker.alerts.delivery import MAX_ATTEMPTS, retry_delay
+from tracker.alerts.lock import pass_lock
 from tracker.alerts.mail import parse_smtp_url
 from tracker.alerts.tables import AlertRow
 from tracker.config import ConfigError
-from tracker.services.alerts import deliver_mail, run_pass
+from tracker.services.alerts import MailResult, deliver_mail, run_pass
 
 BASE_URL = "https://tracker.example.org"
 
@@ -191,6 +192,7 @@ def test_one_message_per_user_gathers_the_alerts_of_a_pass(app, mailing, server)
 
 
 def test_without_smtp_the_mail_is_logged_and_users_without_address_are_skipped(app, rt, caplog) -> None:
+    # (An address removed after the alert was made is caught at delivery: see the next test.)
     today: date = rt.today()
     admin = staff(app)["admin"]
     user(app, "cora", "caseworker")  # no e-mail address
@@ -198,10 +200,24 @@ def test_without_smtp_the_mail_is_logged_and_users_without_address_are_skipped(a
     stay_case(admin, today, today + timedelta(days=3), worker="cora", name="Falcon")
     with caplog.at_level(logging.INFO, logger="tracker.services.alerts"):
         result = run_pass(rt, at(today))
-    assert (result.mail.logged, result.mail.skipped, result.mail.sent) == (1, 1, 0)
+    assert (result.created, result.mail.logged, result.mail.sent) == (2, 1, 0)
     assert sorted(mail_state(rt)) == [("anna", "logged", 1), ("cora", "skipped", 0)]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "SMTP_URL is unset" in logged and "Sparrow" in logged and "anna@example.org" in logged
+
+
+def test_an_address_removed_before_delivery_skips_the_mail(app, mailing, server) -> None:
+    from tracker.auth.tables import UserRow
+
+    server.start()
+    rt, today = mailing, mailing.today()
+    stay_case(staff(app)["admin"], today, today + timedelta(days=3))
+    with pass_lock(rt.db, name="mail"):  # a delivery elsewhere is busy: the pass leaves the mail to it
+        assert run_pass(rt, at(today), wait=False).created == 1
+    with rt.db.write() as session:
+        session.execute(sa.update(UserRow).where(UserRow.username == "anna").values(email=None))
+    assert deliver_mail(rt, at(today, 7)) == MailResult(skipped=1)
+    assert mail_state(rt) == [("anna", "skipped", 0)] and server.inbox.messages == []
 
 
 @pytest.mark.parametrize(

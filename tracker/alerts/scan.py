@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import islice
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from tracker.auth.tables import UserRow
 from tracker.projections.tables import AssignmentRow, DeadlineRow
 
 _INSERT_BATCH = 2000
+_ARRAY_BATCH = 10_000
 
 
 def _in_window(until: date) -> sa.ColumnElement[bool]:
@@ -24,29 +27,26 @@ def _in_window(until: date) -> sa.ColumnElement[bool]:
     return sa.and_(DeadlineRow.active.is_(True), DeadlineRow.due_on <= until)
 
 
-def watched(session: Session, until: date) -> list[Watched]:
-    """The active deadlines due on or before `until` (overdue ones included)."""
+def watched(session: Session, until: date) -> tuple[list[Watched], dict[str, list[str]]]:
+    """The active deadlines due on or before `until` (overdue ones included), and the active users
+    following each of their cases: one range scan of the index, the assignments joined to it."""
+    follower = sa.and_(UserRow.username == AssignmentRow.username, UserRow.active.is_(True))
     rows = session.execute(
-        sa.select(DeadlineRow.key, DeadlineRow.case_id, DeadlineRow.kind, DeadlineRow.due_on).where(
-            _in_window(until)
+        sa.select(
+            DeadlineRow.key, DeadlineRow.case_id, DeadlineRow.kind, DeadlineRow.due_on, UserRow.username
         )
+        .outerjoin(AssignmentRow, AssignmentRow.case_id == DeadlineRow.case_id)
+        .outerjoin(UserRow, follower)
+        .where(_in_window(until))
     )
-    return [Watched(*row) for row in rows]
-
-
-def caseworkers(session: Session, until: date) -> dict[str, list[str]]:
-    """The active users following each case that has a deadline in the window."""
-    cases = sa.select(DeadlineRow.case_id).where(_in_window(until))
-    rows = session.execute(
-        sa.select(AssignmentRow.case_id, AssignmentRow.username)
-        .join(UserRow, UserRow.username == AssignmentRow.username)
-        .where(UserRow.active.is_(True), AssignmentRow.case_id.in_(cases))
-        .order_by(AssignmentRow.username)
-    )
-    found: dict[str, list[str]] = {}
-    for case_id, username in rows:
-        found.setdefault(case_id, []).append(username)
-    return found
+    deadlines: dict[str, Watched] = {}
+    followers: dict[str, set[str]] = {}
+    for key, case_id, kind, due_on, username in rows:
+        if key not in deadlines:
+            deadlines[key] = Watched(key, case_id, kind, due_on)
+        if username is not None:
+            followers.setdefault(case_id, set()).add(username)
+    return list(deadlines.values()), {case_id: sorted(names) for case_id, names in followers.items()}
 
 
 def supervisors(session: Session) -> list[str]:
@@ -62,6 +62,13 @@ def supervisors(session: Session) -> list[str]:
         if names:
             return names
     return []
+
+
+def addressed(session: Session) -> set[str]:
+    """The users with an e-mail address."""
+    return set(
+        session.scalars(sa.select(UserRow.username).where(UserRow.email.is_not(None), UserRow.email != ""))
+    )
 
 
 def existing(session: Session, until: date, today: date) -> set[tuple[str, str, str]]:
@@ -83,22 +90,67 @@ def existing(session: Session, until: date, today: date) -> set[tuple[str, str, 
     return {(key, stage, username) for key, stage, username in rows}
 
 
-def insert_alerts(session: Session, alerts: Iterable[Owed], now: datetime) -> int:
-    """Insert the alerts, skipping any that exist already; the number actually inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+def insert_alerts(session: Session, alerts: Sequence[Owed], now: datetime, addressed: set[str]) -> int:
+    """Insert the alerts, skipping any that exist already; the number actually inserted.
+
+    The alerts of users without an e-mail address (not in `addressed`) start as `skipped`, so that
+    delivery never has to touch them.
+    """
+    if not alerts:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_postgresql(session, alerts, now, addressed)
+    # On the Table, not the mapped class: an ORM bulk insert splits the batch wherever the None
+    # columns change (lead alerts have a threshold, overdue ones none), a round trip every few rows.
+    table = AlertRow.__table__
     statement = (
-        insert(AlertRow)
+        sqlite_insert(table)
         .on_conflict_do_nothing(index_elements=["deadline_key", "stage", "username"])
-        .returning(AlertRow.id)
+        .returning(table.c.id)
     )
     created = 0
-    for batch in _batches((_values(a, now) for a in alerts), _INSERT_BATCH):
+    for batch in _batches((_values(a, now, addressed) for a in alerts), _INSERT_BATCH):
         created += len(session.execute(statement, batch).all())
     return created
 
 
-def _values(alert: Owed, now: datetime) -> dict:
+_ARRAY_COLUMNS = (
+    "deadline_key",
+    "stage",
+    "username",
+    "case_id",
+    "kind",
+    "due_on",
+    "threshold_days",
+    "email_state",
+)
+
+
+def _insert_postgresql(session: Session, alerts: Sequence[Owed], now: datetime, addressed: set[str]) -> int:
+    # One array per column, unnested on the server: a multi-row VALUES of 12 parameters a row costs
+    # the driver more to prepare than the server takes to insert.
+    table = AlertRow.__table__
+    arrays = [sa.bindparam(c, type_=ARRAY(table.c[c].type)) for c in _ARRAY_COLUMNS]
+    rows = sa.func.unnest(*arrays).table_valued(*_ARRAY_COLUMNS).render_derived(name="new")
+    stamp = sa.bindparam("now", type_=table.c.created_at.type)
+    statement = (
+        pg_insert(table)
+        .from_select(
+            [*_ARRAY_COLUMNS, "created_at", "email_next_at", "email_attempts"],
+            sa.select(*(rows.c[c] for c in _ARRAY_COLUMNS), stamp, stamp, sa.literal(0)),
+        )
+        .on_conflict_do_nothing(index_elements=["deadline_key", "stage", "username"])
+        .returning(table.c.id)
+    )
+    created = 0
+    for start in range(0, len(alerts), _ARRAY_BATCH):
+        batch = [_values(a, now, addressed) for a in alerts[start : start + _ARRAY_BATCH]]
+        params: dict[str, Any] = {c: [row[c] for row in batch] for c in _ARRAY_COLUMNS}
+        created += len(session.execute(statement, {**params, "now": now}).all())
+    return created
+
+
+def _values(alert: Owed, now: datetime, addressed: set[str]) -> dict:
     return {
         "deadline_key": alert.deadline_key,
         "stage": alert.stage,
@@ -109,7 +161,7 @@ def _values(alert: Owed, now: datetime) -> dict:
         "threshold_days": alert.threshold_days,
         "created_at": now,
         "acknowledged_at": None,
-        "email_state": "pending",
+        "email_state": "pending" if alert.username in addressed else "skipped",
         "email_attempts": 0,
         "email_next_at": now,
     }

@@ -43,8 +43,7 @@ def scheduler(once: bool) -> None:
         mail = result.mail
         click.echo(
             f"{result.created} alerts created over {result.deadlines} deadlines in the window; "
-            f"e-mail: {mail.sent} sent, {mail.logged} logged, {mail.failed} to retry, "
-            f"{mail.skipped} without an address ({result.seconds:.2f} s)"
+            f"e-mail: {mail.sent} sent, {mail.logged} logged, {mail.failed} to retry ({result.seconds:.2f} s)"
         )
         return
     from tracker.scheduler.runner import run_forever

@@ -85,18 +85,24 @@ def create_alerts(rt: Runtime, now: datetime) -> tuple[int, int]:
     """(deadlines looked at, alerts created) for the day of `now`; call it under the pass lock."""
     today = now.date()
     until = today + timedelta(days=rt.rules.max_lead_days)
-    with rt.db.write() as session:
-        deadlines = scan.watched(session, until)
-        followers = scan.caseworkers(session, until)
+    # Read, then write: on SQLite a write transaction blocks every other writer, so it stays short.
+    # What changes in between is harmless: the pass lock keeps other passes out, and the insert
+    # skips any alert that exists.
+    with rt.db.read() as session:
+        deadlines, followers = scan.watched(session, until)
         bosses = scan.supervisors(session)
         have = scan.existing(session, until, today)
-        missing = [
-            alert
-            for d in deadlines
-            for alert in owed(d, today, _lead_days(rt, d.kind), followers.get(d.case_id, ()), bosses)
-            if (alert.deadline_key, alert.stage, alert.username) not in have
-        ]
-        created = scan.insert_alerts(session, missing, now)
+        mailable = scan.addressed(session)
+    missing = [
+        alert
+        for d in deadlines
+        for alert in owed(d, today, _lead_days(rt, d.kind), followers.get(d.case_id, ()), bosses)
+        if (alert.deadline_key, alert.stage, alert.username) not in have
+    ]
+    created = 0
+    if missing:
+        with rt.db.write() as session:
+            created = scan.insert_alerts(session, missing, now, mailable)
     if created:
         log.info("created %d alerts over %d deadlines", created, len(deadlines))
     return len(deadlines), created
