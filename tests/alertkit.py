@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -11,6 +12,13 @@ from conftest import Json, add_event, open_case
 from tracker.alerts.tables import AlertRow
 from tracker.auth.tables import UserRow
 from tracker.auth.users import issue_token
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def at(day: date, hour: int = 6) -> datetime:

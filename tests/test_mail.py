@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email.message import Message
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from alertkit import at, staff, stay_case, user
+from alertkit import at, free_port, staff, stay_case, user
 from conftest import add_event
 
 from tracker.alerts.delivery import MAX_ATTEMPTS, retry_delay
@@ -40,12 +39,6 @@ class Inbox:
         self.messages.append(email.message_from_bytes(envelope.content))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

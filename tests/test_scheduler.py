@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alertkit import staff, stay_case, user
+from alertkit import free_port, staff, stay_case, user
 from conftest import DATA_KEY
 
 from tracker.alerts.lock import pass_lock
@@ -178,3 +178,22 @@ def test_the_scheduler_process_runs_until_terminated(app, rt, db_url, tmp_path) 
             proc.wait()
     assert proc.returncode == 0, err
     assert "scheduler started" in err and "scheduler stopping" in err
+
+
+def test_serve_with_scheduler_runs_the_passes_in_the_server(sqlite_app, sqlite_url, tmp_path) -> None:
+    rt = sqlite_app.extensions["tracker"]
+    today = rt.today()
+    stay_case(staff(sqlite_app)["admin"], today, today + timedelta(days=3))
+    port = str(free_port())
+    command = [str(TRACKER), "serve", "--port", port, "--workers", "1", "--with-scheduler"]
+    proc = subprocess.Popen(command, env=_env(sqlite_url, tmp_path), **PIPES)
+    try:
+        assert wait_for(lambda: alert_count(rt) == 1, 60)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "scheduler started" in err and "Traceback" not in err

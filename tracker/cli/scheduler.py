@@ -26,6 +26,9 @@ def check_settings(rt: Runtime) -> None:
 def configure_logging(rt: Runtime) -> None:
     level = str(rt.settings.get("LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # APScheduler logs every run of every job at INFO; the passes log what they did themselves.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @click.command("scheduler")
