@@ -244,3 +244,33 @@ def test_the_scheduler_refuses_to_start_with_a_bad_smtp_url(app) -> None:
     assert result.exit_code == 1
     assert "SMTP_URL must look like smtp://host:port" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("stage", "due", "subject"),
+    [
+        ("lead:3", date(2025, 3, 4), "Deadline: Sparrow: Court hearing, due 2025-03-04 (in 3 days)"),
+        ("lead:0", date(2025, 3, 1), "Deadline: Sparrow: Court hearing, due today, 2025-03-01"),
+        (
+            "overdue",
+            date(2025, 2, 28),
+            "Overdue: Sparrow: Court hearing, overdue since 2025-02-28 (1 day ago)",
+        ),
+        (
+            "overdue:2025-03-01",
+            date(2025, 2, 27),
+            "Escalation: Sparrow: Court hearing, overdue since 2025-02-27 (2 days ago)",
+        ),
+    ],
+)
+def test_the_subject_says_what_kind_of_alert_it_is(stage: str, due: date, subject: str) -> None:
+    from tracker.alerts.delivery import Item
+    from tracker.alerts.mail import compose
+
+    item = Item(
+        1, "anna", "anna@example.org", "c1", "Sparrow", "court_hearing", "Court hearing", due, stage, None, 1
+    )
+    message = compose([item], "alerts@example.org", BASE_URL, date(2025, 3, 1))
+    assert message["Subject"] == subject
+    two = compose([item, item], "alerts@example.org", BASE_URL, date(2025, 3, 1))
+    assert two["Subject"] == f"2 deadline alerts (the soonest due {due.isoformat()})"

@@ -12,7 +12,7 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from tracker.alerts.delivery import Item
-from tracker.alerts.planning import LEAD
+from tracker.alerts.planning import ESCALATION, OVERDUE
 from tracker.config import ConfigError
 
 SCHEMES = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
@@ -78,6 +78,12 @@ def _when(item: Item, today: date) -> str:
     return f"due {item.due_on.isoformat()} (in {days} day{'s' if days != 1 else ''})"
 
 
+def _prefix(stage: str) -> str:
+    if stage.startswith(ESCALATION):
+        return "Escalation: "
+    return "Overdue: " if stage == OVERDUE else "Deadline: "
+
+
 def case_link(base_url: str, case_id: str) -> str:
     return f"{base_url.rstrip('/')}/cases/{case_id}"
 
@@ -90,8 +96,7 @@ def compose(items: Sequence[Item], sender: str, base_url: str, today: date) -> E
     """
     first = items[0]
     if len(items) == 1:
-        lead = "Escalation: " if not first.stage.startswith(LEAD) else "Deadline: "
-        subject = f"{lead}{first.pseudonym}: {first.title} ({_when(first, today)})"
+        subject = f"{_prefix(first.stage)}{first.pseudonym}: {first.title}, {_when(first, today)}"
     else:
         soonest = min(i.due_on for i in items).isoformat()
         subject = f"{len(items)} deadline alerts (the soonest due {soonest})"
