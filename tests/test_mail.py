@@ -148,6 +148,25 @@ def test_a_server_that_is_down_gets_the_mail_once_it_is_back(app, mailing, serve
     assert mail_state(rt) == [("anna", "sent", 3)]
 
 
+def test_an_unreachable_server_stops_the_round_instead_of_timing_out_batch_after_batch(
+    app, mailing, server, monkeypatch
+) -> None:
+    from tracker.services import alerts as service
+
+    monkeypatch.setattr(service, "MAIL_BATCH", 1)
+    rt, today = mailing, mailing.today()
+    admin = staff(app)["admin"]
+    for name in ("Sparrow", "Falcon", "Birch"):
+        stay_case(admin, today, today + timedelta(days=3), name=name)
+    result = run_pass(rt, at(today))
+    assert (result.created, result.mail.failed) == (3, 1)
+    assert sorted(attempts for _name, _state, attempts in mail_state(rt)) == [0, 0, 1]
+    server.start()
+    assert deliver_mail(rt, at(today)).sent == 2  # the one tried waits for its retry time
+    assert deliver_mail(rt, at(today) + retry_delay(1)).sent == 1
+    assert len(server.inbox.messages) == 3
+
+
 def test_delivery_gives_up_after_the_last_attempt_but_keeps_the_alert(app, mailing, server) -> None:
     server.start()
     server.inbox.refuse = True

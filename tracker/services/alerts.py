@@ -132,9 +132,13 @@ def _deliver(rt: Runtime, now: datetime) -> MailResult:
                 _mark(rt, batch, "logged", now)
                 totals["logged"] += len(batch)
         else:
-            sent, failed = _send(rt, target, messages, now)
+            sent, failed, broken = _send(rt, target, messages, now)
             totals["sent"] += sent
             totals["failed"] += failed
+            if broken:
+                # The server is unreachable or refusing: leave the rest unclaimed until next time,
+                # rather than waiting out a timeout for every batch.
+                break
     return MailResult(**totals)
 
 
@@ -157,12 +161,14 @@ def _mark(rt: Runtime, batch: Sequence[delivery.Item], state: str, now: datetime
 
 def _send(
     rt: Runtime, target: mail.SmtpTarget, messages: list[list[delivery.Item]], now: datetime
-) -> tuple[int, int]:
+) -> tuple[int, int, bool]:
+    """(alerts sent, alerts that failed, whether the server stopped taking mail)."""
     sent = failed = 0
     try:
         smtp = mail.connect(target)
     except (OSError, smtplib.SMTPException) as exc:
-        return 0, _fail(rt, [i for batch in messages for i in batch], f"cannot reach {target.host}: {exc}")
+        everything = [i for batch in messages for i in batch]
+        return 0, _fail(rt, everything, f"cannot reach {target.host}: {exc}"), True
     try:
         for n, batch in enumerate(messages):
             try:
@@ -173,7 +179,7 @@ def _send(
             except (OSError, smtplib.SMTPException) as exc:
                 # The connection is gone or the server refuses: retry all that is left, later.
                 rest = [i for later in messages[n:] for i in later]
-                return sent, failed + _fail(rt, rest, f"{type(exc).__name__}: {exc}")
+                return sent, failed + _fail(rt, rest, f"{type(exc).__name__}: {exc}"), True
             _mark(rt, batch, "sent", now)
             sent += len(batch)
     finally:
@@ -181,7 +187,7 @@ def _send(
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
-    return sent, failed
+    return sent, failed, False
 
 
 def _fail(rt: Runtime, items: Sequence[delivery.Item], error: str) -> int:
