@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.projections.case_status import rebuild_case
+from tracker.projections.tables import CaseRow
 from tracker.services.runtime import Runtime
 from tracker.store.events import case_ids
 from tracker.store.hashing import GENESIS, event_hash
@@ -24,7 +25,35 @@ class Broken:
 def verify(rt: Runtime, progress: Callable[[int], None] | None = None) -> tuple[int, list[Broken]]:
     """Check every case's version sequence and hash chain; return the count checked and the broken ones."""
     with rt.db.read() as session:
-        return check_chains(session, progress)
+        checked, broken = check_chains(session, progress)
+        return checked + len(_truncated(session, broken)), broken
+
+
+def _truncated(session: Session, broken: list[Broken]) -> list[str]:
+    """Add the cases whose newest events are gone to `broken`; returns those left with no event at all."""
+    # A chain cut at its end still links; the read model, written in each append's transaction,
+    # remembers the version the case reached.
+    top = (
+        sa.select(EventRow.case_id, sa.func.max(EventRow.version).label("version"))
+        .group_by(EventRow.case_id)
+        .subquery()
+    )
+    query = (
+        sa.select(CaseRow.case_id, CaseRow.version, top.c.version)
+        .outerjoin(top, top.c.case_id == CaseRow.case_id)
+        .where(sa.or_(top.c.version.is_(None), top.c.version < CaseRow.version))
+        .order_by(CaseRow.case_id)
+    )
+    named = {b.case_id for b in broken}
+    empty = []
+    for case_id, reached, stored in session.execute(query):
+        if case_id not in named:
+            missing = (stored or 0) + 1
+            problem = f"version {missing} is missing (the case reached version {reached})"
+            broken.append(Broken(case_id, problem))
+        if stored is None:
+            empty.append(case_id)
+    return empty
 
 
 def check_chains(session: Session, progress: Callable[[int], None] | None = None) -> tuple[int, list[Broken]]:
