@@ -281,8 +281,11 @@ def bypass_trigger(rt: Any, statement: str, params: dict[str, Any]) -> None:
             "hash of version 3",
         ),
         ("DELETE FROM events WHERE case_id = :case AND version = 2", "version 2 is missing"),
+        # The newest event leaves no gap behind; the case's read model still knows it existed.
+        ("DELETE FROM events WHERE case_id = :case AND version = 4", "version 4 is missing"),
+        ("DELETE FROM events WHERE case_id = :case", "version 1 is missing"),
     ],
-    ids=["data", "recorded_by", "deleted"],
+    ids=["data", "recorded_by", "deleted", "newest-deleted", "all-deleted"],
 )
 def test_verify_names_the_case_whose_events_were_changed_by_hand(
     rt: Any, statement: str, problem: str
