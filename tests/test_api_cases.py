@@ -208,3 +208,20 @@ def test_closing_and_reopening(admin: Any) -> None:
     add_event(admin, case_id, "case_reopened", "2023-05-04", {"reason": "called again"})
     assert status(admin, case_id)["state"] == "open"
     assert len(admin.get("/deadlines").get_json()["deadlines"]) == 1
+
+
+def test_paging_is_complete_whatever_the_collation(app: Any, api_for: Any) -> None:
+    admin = api_for(app, "admin")
+    names = ["a b", "ab", "a-c", "Ärger", "Zed", "zed", "Юрий", "юра", "_x", "%y", "10", "9"]
+    for name in names:
+        open_case(admin, name)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(len(names)):
+        body = admin.get("/cases", limit=2, **({"cursor": cursor} if cursor else {})).get_json()
+        seen += [c["pseudonym"] for c in body["cases"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(names)
+    assert seen == listed(admin, limit=100)
