@@ -395,3 +395,13 @@ def test_hostile_query_parameters_are_400_on_every_engine(
     admin = api_for(app, "admin")
     open_case(admin)
     assert names_field(error_of(admin.get(path, **params), 400), field)
+
+
+def test_the_alert_endpoints_answer_the_caller_only(admin: Any) -> None:
+    # The deadline scanner makes alerts (tested with it); here: the shapes a client relies on.
+    body = admin.get("/alerts").get_json()
+    assert body == {"alerts": []}
+    assert admin.get("/alerts", unacknowledged="true").get_json() == {"alerts": []}
+    error_of(admin.get("/alerts", unacknowledged="maybe"), 400)
+    for alert_id in ("12345", "abc", "1" * 40):
+        error_of(admin.post(f"/alerts/{alert_id}/ack"), 404)
