@@ -73,6 +73,9 @@ def export(case_ids: tuple[str, ...], output: Path | None) -> None:
     tmp = output.with_name(output.name + ".part")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:  # a missing folder, no permission, a full disk ...
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             count = transfer.export_cases(runtime(), OPERATOR, ids, fh)
         tmp.replace(output)
