@@ -265,6 +265,7 @@ def user_errors(tmp: Path) -> list[tuple[str, list[str], dict[str, str], str | N
         ("not-json", ["import", str(not_json)], {}, None, ("line 1",)),
         ("unknown-case", ["erase", missing_case, "--reason", "x"], {}, None, (missing_case,)),
         ("bad-revision", ["db", "downgrade", "nonsense"], {}, None, ("nonsense",)),
+        ("export-nowhere", ["export", "-o", str(tmp / "no" / "such.jsonl")], {}, None, ("such.jsonl",)),
         ("bad-key", ["verify"], {"TRACKER_DATA_KEY": "short"}, None, ("TRACKER_DATA_KEY",)),
     ]  # fmt: skip
 
@@ -277,7 +278,7 @@ def error_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     return cli
 
 
-@pytest.mark.parametrize("index", range(9), ids=[e[0] for e in user_errors(Path("/nowhere"))])
+@pytest.mark.parametrize("index", range(10), ids=[e[0] for e in user_errors(Path("/nowhere"))])
 def test_user_errors_are_one_line_on_stderr_without_a_traceback(error_cli: Cli, index: int) -> None:
     _name, args, env, stdin, words = user_errors(error_cli.folder)[index]
     proc = error_cli.run(*args, input=None if stdin is None else stdin + "\n", **env)
