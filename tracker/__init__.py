@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         rules=load_rules(rule_files),
         settings=settings,
     )
+    _configure_ops(app)
     _configure_api(app)
     _configure_web(app)
     _configure_cli(app)
@@ -57,6 +58,13 @@ def _configure_cli(app: Flask) -> None:
 
     for name, command in cli.commands.items():
         app.cli.add_command(command, name)
+
+
+def _configure_ops(app: Flask) -> None:
+    # First, so that its request hooks run before those of the API and the web UI.
+    from tracker import ops
+
+    ops.init_app(app)
 
 
 def _configure_api(app: Flask) -> None:

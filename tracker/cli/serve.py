@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+
+log = logging.getLogger(__name__)
+
+
+def metrics_folder(instance: Path, port: int) -> Path:
+    """A fresh folder for the worker processes' metric files (PROMETHEUS_MULTIPROC_DIR).
+
+    One per port, so two servers on one instance folder keep their numbers apart; emptied at start,
+    as prometheus-client asks, so a restart begins from zero like a single process would.
+    """
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or instance / "metrics" / str(port))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    return folder
+
+
+def _json_gunicorn_logger() -> type:
+    from gunicorn.glogging import Logger
+
+    from tracker.ops.logs import JsonFormatter
+
+    class JsonLogger(Logger):  # type: ignore[misc]
+        """Gunicorn's own messages (start, workers, errors) as JSON lines too."""
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    return JsonLogger
 
 
 @click.command("serve")
@@ -25,18 +60,33 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
     """Serve the web UI and the API with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
+    from tracker.ops import logs
+
     config = current_app.config
-    options = {
+    count = workers or config["SERVE_WORKERS"]
+    log_format = logs.configure(config, default="json")
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
-        "workers": workers or config["SERVE_WORKERS"],
+        "workers": count,
         "threads": config["SERVE_THREADS"],
         "worker_class": "gthread",
-        "accesslog": "-",
+        # The application logs one line per request itself, with its request id and duration.
+        "accesslog": None,
         "errorlog": "-",
         "loglevel": "info",
         "timeout": 60,
         "graceful_timeout": 10,
+        # Gunicorn's control socket is one path per user: a second server on the host would take it.
+        "control_socket_disable": True,
     }
+    if log_format == "json":
+        options["logger_class"] = _json_gunicorn_logger()
+    if count > 1 or with_scheduler:
+        if "prometheus_client" in sys.modules:
+            # Its storage was chosen already: /metrics would show one worker's numbers only.
+            log.warning("metrics cover one worker only: prometheus_client was imported before serve")
+        folder = metrics_folder(Path(current_app.instance_path), port)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     if with_scheduler:
         from tracker.cli import runtime
         from tracker.cli.scheduler import check_settings, configure_logging
@@ -49,7 +99,8 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # older gunicorn versions lack some settings
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             from tracker import create_app

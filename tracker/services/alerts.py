@@ -18,6 +18,7 @@ from tracker.alerts.lock import pass_lock
 from tracker.alerts.planning import owed
 from tracker.alerts.tables import AlertRow, SchedulerStateRow
 from tracker.auth.users import Actor
+from tracker.ops import metrics
 from tracker.projections.tables import AssignmentRow, CaseRow
 from tracker.services.runtime import NotFound, Runtime
 from tracker.store.hashing import format_time
@@ -65,6 +66,7 @@ def run_pass(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> 
         deadlines, created = create_alerts(rt, now)
         mailed = deliver_mail(rt, now, wait=wait) or MailResult()
         seconds = time.perf_counter() - started
+        metrics.observe_pass(seconds)
         with rt.db.write() as session:
             state = session.get(SchedulerStateRow, "deadlines") or SchedulerStateRow(name="deadlines")
             state.last_started_at = now
@@ -78,7 +80,11 @@ def run_pass(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> 
 def deliver_mail(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> MailResult | None:
     """Send the e-mail that is due (new alerts and retries); None when another delivery is running."""
     with pass_lock(rt.db, wait=wait, name="mail") as held:
-        return _deliver(rt, now or rt.now()) if held else None
+        if not held:
+            return None
+        result = _deliver(rt, now or rt.now())
+    metrics.count_emails(result.sent, result.logged, result.failed)
+    return result
 
 
 def create_alerts(rt: Runtime, now: datetime) -> tuple[int, int]:
@@ -104,6 +110,7 @@ def create_alerts(rt: Runtime, now: datetime) -> tuple[int, int]:
         with rt.db.write() as session:
             created = scan.insert_alerts(session, missing, now, mailable)
     if created:
+        metrics.count_alerts(created)
         log.info("created %d alerts over %d deadlines", created, len(deadlines))
     return len(deadlines), created
 

@@ -15,6 +15,7 @@ from tracker.crypto.codec import seal_fields
 from tracker.domain.commands import CaseContext, EventInput, check
 from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
 from tracker.events.record import CORRECTION_TYPES
+from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
@@ -117,6 +118,7 @@ def append_checked(
         ctx.remember(event_id, event)
     rows = append(session, case_id, expected, batch, actor.username, rt.now())
     project(session, case_id, rows, rt.rules, today)
+    count_appends_on_commit(session, source, len(rows))
     return rows
 
 

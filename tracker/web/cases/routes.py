@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -95,7 +95,7 @@ def new_case() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            case_id = entry.open_case(runtime(), actor, form.body())
+            case_id = entry.open_case(runtime(), actor, form.body(), g.get("request_id"))
         except ValidationError as exc:
             form.set_errors(exc.fields)
             status = 422
@@ -149,7 +149,12 @@ def new_event(case_id: str) -> Any:
         expected = request.form.get("version", "")
         try:
             event_id, _version = entry.record(
-                rt, actor, ctx.id, form.body(), int(expected) if expected.isdigit() else None
+                rt,
+                actor,
+                ctx.id,
+                form.body(),
+                int(expected) if expected.isdigit() else None,
+                g.get("request_id"),
             )
         except ValidationError as exc:
             form.set_errors(exc.fields)
