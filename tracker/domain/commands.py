@@ -91,7 +91,8 @@ def parse_case(body: Any, today: date) -> EventInput:
     envelope = {
         "type": "case_opened",
         "data": fields,
-        "occurred_on": body.get("occurred_on") or today.isoformat(),
+        # Absent (or null) means today; "" or false is a bad date, not today.
+        "occurred_on": today.isoformat() if body.get("occurred_on") is None else body["occurred_on"],
     }
     if "date_precision" in body:
         envelope["date_precision"] = body["date_precision"]
