@@ -287,13 +287,14 @@ def test_a_bad_envelope_is_422_naming_the_key(admin: Any, envelope: dict, field:
     ("body", "field"),
     [
         ({"citizenship": "RU", "category": "other"}, "pseudonym"),
-        ({"pseudonym": "A", "citizenship": "RU", "category": "pilot"}, "category"),
-        (
-            {"pseudonym": "A", "citizenship": "RU", "category": "other", "occurred_on": TOMORROW},
-            "occurred_on",
-        ),
-        ({"pseudonym": "A", "citizenship": "RU", "category": "other", "hair": "red"}, "hair"),
-        ({"pseudonym": "A", "citizenship": "RU", "category": "other", "birth_year": "1990"}, "birth_year"),
+        ({**CASE, "category": "pilot"}, "category"),
+        ({**CASE, "occurred_on": TOMORROW}, "occurred_on"),
+        ({**CASE, "occurred_on": "01.02.2023"}, "occurred_on"),
+        ({**CASE, "occurred_on": ""}, "occurred_on"),
+        ({**CASE, "occurred_on": False}, "occurred_on"),
+        ({**CASE, "hair": "red"}, "hair"),
+        ({**CASE, "birth_year": "1990"}, "birth_year"),
+        ({**CASE, "citizenship": "ru"}, "citizenship"),
     ],
 )
 def test_an_invalid_case_is_422_and_opens_nothing(admin: Any, body: dict, field: str) -> None:
