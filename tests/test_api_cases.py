@@ -125,6 +125,9 @@ def test_status_as_of_a_date_replays_the_events_up_to_it(admin: Any) -> None:
     assert early["legal_stay"]["days_left"] == 81  # counted from the as_of date
     late = status(admin, case_id, as_of="2023-03-01")
     assert (late["city"], late["detained"]) == ("Astana", False)
+    # Before the case was opened nothing was known yet, but the status still says whom it is about.
+    unborn = status(admin, case_id, as_of="2022-01-01")
+    assert (unborn["pseudonym"], unborn["state"], unborn["opened_on"]) == ("Sparrow", None, None)
     assert status(admin, case_id) == {**late, "legal_stay": status(admin, case_id)["legal_stay"]}
     assert (
         status(admin, case_id)["legal_stay"]["days_left"]

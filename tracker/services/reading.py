@@ -16,7 +16,6 @@ from tracker.auth.tables import AccessRow
 from tracker.auth.users import Actor
 from tracker.crypto.codec import open_fields, strip_fields
 from tracker.deadlines.derive import derive
-from tracker.events.record import effective
 from tracker.projections import status as fold
 from tracker.projections.recorded import stored_data, to_recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
@@ -90,10 +89,8 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
     else:
         today = as_of
         stream = [to_recorded(r) for r in read_stream(session, case.case_id)]
-        state = fold.new_state()
-        for event in effective(stream, as_of=as_of):
-            state = fold.apply(state, event)
-        status = fold.render(state, today)
+        # A case looked at before it was opened still shows who it is about.
+        status = fold.render(fold.build_state(stream, as_of=as_of), today)
         open_ = sorted(
             (d for d in derive(stream, rt.rules, as_of=as_of) if d.state == "open"),
             key=lambda d: (d.due_on, d.key),
