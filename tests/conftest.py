@@ -79,6 +79,16 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users made in-process get a cheap Argon2id hash: the production cost is not what tests check."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(
+        "tracker.auth.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine_name(request: pytest.FixtureRequest) -> str:
     """Runs a test once per database engine."""

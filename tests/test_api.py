@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import add_event, open_case
-from corekit import cheap_password_hashing
 
 from tracker.events.catalogue import CATALOGUE
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
 
 TODAY = "2023-06-01"
 TOMORROW = "2023-06-02"

@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import add_event, open_case
-from corekit import cheap_password_hashing
 
 from tracker.events.catalogue import SENSITIVE
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
 
 SECRETS = {
     "legal_name": "Ivan Petrovich Sidorov-Secret",

@@ -7,12 +7,6 @@ from typing import Any
 
 import pytest
 from conftest import add_event, open_case
-from corekit import cheap_password_hashing
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

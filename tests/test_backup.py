@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from conftest import DATA_KEY, Json, _make_app, add_event, fresh_pg_database, open_case, pg_unavailable
 
-from tracker.auth import users as accounts
 from tracker.auth.users import Actor
 from tracker.cli import cli
 from tracker.crypto.stream import SealedWriter, open_chunks, read_header
@@ -27,12 +25,6 @@ from tracker.services.erasure import erase_case
 
 ADMIN = Actor("ada", "admin")
 NAME = "Yevgeny Arkadievich Tumanov"
-
-
-@pytest.fixture(autouse=True)
-def _light_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many users; the production Argon2 cost is not what they check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def populate(app: Any, api_for: Any) -> tuple[dict[str, Json], list[str]]:

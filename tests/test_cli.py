@@ -17,18 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corekit import cheap_password_hashing
 
 from tracker import create_app
 from tracker.auth.users import create_user, issue_token
 from tracker.db import Database
 from tracker.migrate import upgrade
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
 
 TRACKER = Path(sys.executable).with_name("tracker")
 DATA = Path(__file__).parent / "data"

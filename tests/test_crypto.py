@@ -9,18 +9,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import add_event, open_case
-from corekit import ADMIN, cheap_password_hashing, stored
+from corekit import ADMIN, stored
 
 from tracker.crypto.codec import ENC, ERASED, CryptoError, decrypt_value, encrypt_value, new_case_key
 from tracker.services import integrity
 from tracker.services.erasure import erase_case
 from tracker.store.hashing import GENESIS, event_hash
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
 
 LEGAL_NAME = "Сидоров Иван Zebedee-Quux"
 PHONE = "+7 701 998 877 66"

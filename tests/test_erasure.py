@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from conftest import PASSWORD, Json, add_event, open_case
 
-from tracker.auth import users as accounts
 from tracker.auth.tables import AuditRow
 from tracker.auth.users import Actor
 from tracker.cli import cli
@@ -27,12 +25,6 @@ NAME = "Zinovy Quartermaine-Ostrakova"
 PHONE = "+7 701 555 01 99"
 ADDRESS = "Kenesary street 41, flat 7"
 SECRETS = (NAME, PHONE, ADDRESS)
-
-
-@pytest.fixture(autouse=True)
-def _light_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many users; the production Argon2 cost is not what they check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def seed(admin: Json) -> str:

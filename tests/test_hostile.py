@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from conftest import open_case
-from corekit import cheap_password_hashing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,11 +17,6 @@ FAST = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 # Any unicode, lone surrogates and control characters included.

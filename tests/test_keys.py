@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from conftest import DATA_KEY, Json, _make_app, open_case
 
-from tracker.auth import users as accounts
 from tracker.auth.tables import AuditRow
 from tracker.auth.users import Actor
 from tracker.cli import cli
@@ -28,12 +26,6 @@ from tracker.store.tables import CaseKeyRow, EventRow
 
 ADMIN = Actor("ada", "admin")
 NEW_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-
-
-@pytest.fixture(autouse=True)
-def _light_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many users; the production Argon2 cost is not what they check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def key_id(text: str) -> str:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from corekit import ADMIN, cheap_password_hashing, new_case, record, table_rows
+from corekit import ADMIN, new_case, record, table_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.auth.users import create_user
 from tracker.services import integrity, reading
 from tracker.services.erasure import erase_case
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
 
 READ_MODELS = {
     "case_status": "case_id",

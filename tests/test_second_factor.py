@@ -8,19 +8,11 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from conftest import PASSWORD
 
 from tracker.auth import second_factor as sf
-from tracker.auth import users as accounts
 from tracker.auth.tables import RecoveryCodeRow, UserRow
 from tracker.auth.users import create_user, find_user
-
-
-@pytest.fixture(autouse=True)
-def _light_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many users; the production Argon2 cost is not what they check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from conftest import PASSWORD, Json
 
-from tracker.auth import users as accounts
 from tracker.auth.tables import AuditRow, TokenRow
 from tracker.auth.users import Actor, UserError, create_user
 from tracker.cli import cli
@@ -18,12 +16,6 @@ from tracker.services import tokens
 from tracker.services.runtime import Forbidden
 
 ADMIN = Actor("ada", "admin")
-
-
-@pytest.fixture(autouse=True)
-def _light_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many users; the production Argon2 cost is not what they check."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
