@@ -73,7 +73,7 @@ def _metrics() -> _Metrics:
                 ),
                 appends=Counter(
                     "tracker_events_appended",
-                    "Events appended to the store, by source (web, api, import, system).",
+                    "Events appended to the store, by source (web, api, import, cli).",
                     ["source"],
                     registry=registry,
                 ),
