@@ -282,3 +282,34 @@ def test_user_errors_are_one_line_on_stderr_without_a_traceback(error_cli: Cli, 
     usage = proc.returncode == 2
     assert usage or len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr
     assert error_cli.scalar("SELECT count(*) FROM users") == 1
+
+
+BAD_RULES = '[[appeal_periods]]\ncountry = "FR"\nperiod = "1 fortnight"\nsource = "counsel"\n'
+
+
+@pytest.mark.parametrize(
+    ("program", "args", "through"),
+    [
+        ("tracker", ["scheduler", "--once"], "env"),
+        ("tracker", ["serve", "--port", "1"], "env"),
+        ("tracker", ["scheduler", "--once"], "config"),
+        ("flask", ["--app", "tracker", "scheduler", "--once"], "env"),
+        ("flask", ["--app", "tracker", "run"], "config"),
+    ],
+    ids=["scheduler", "serve", "scheduler-config", "flask-scheduler", "flask-run-config"],
+)
+def test_a_bad_rules_file_stops_start_up_with_one_line(
+    error_cli: Cli, program: str, args: list[str], through: str
+) -> None:
+    rules = error_cli.folder / "org-rules.toml"
+    rules.write_text(BAD_RULES, encoding="utf-8")
+    settings = error_cli.folder / "settings.toml"
+    settings.write_text(f"DEADLINE_RULES = {str(rules)!r}\n", encoding="utf-8")
+    env = {"TRACKER_DEADLINE_RULES": str(rules)} if through == "env" else {"TRACKER_CONFIG": str(settings)}
+    proc = subprocess.run(
+        [str(TRACKER.with_name(program)), *args], capture_output=True, text=True,
+        env={**error_cli.env, **env}, timeout=120, check=False,
+    )  # fmt: skip
+    last = one_line_error(proc)
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [last], proc.stderr
+    assert "org-rules.toml: appeal_periods[1] (FR): period" in last and "fortnight" in last, last

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import Flask
 
 from tracker.config import (
     CONFIG_DIR,
     PROJECT_ROOT,
+    ConfigError,
     database_url,
     decode_data_key,
     instance_path,
@@ -21,6 +23,17 @@ from tracker.config import (
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The application: configuration, database, services, API and web UI."""
+    try:
+        return _create_app(test_config)
+    except ConfigError as exc:
+        # On a command line (`tracker ...`, and `flask --app tracker ...`, whose errors the tracker's
+        # own group never sees) a configuration that cannot be used is one line and a non-zero exit.
+        if click.get_current_context(silent=True) is None:
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
+def _create_app(test_config: dict[str, Any] | None) -> Flask:
     from tracker.db import Database
     from tracker.deadlines.rules import DEFAULT_RULES_PATH, load_rules
     from tracker.services.runtime import Runtime

@@ -46,6 +46,11 @@ class TrackerGroup(FlaskGroup):
     def get_command(self, ctx: click.Context, name: str) -> Any:
         return super().get_command(ctx, name)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # Every command is the group's own, so `--help` needs no application: it works, without a
+        # traceback, even when the configuration or the rules file is bad.
+        return click.Group.list_commands(self, ctx)
+
 
 def _db_message(exc: DBAPIError) -> str:
     text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tracker.config import ConfigError
 from tracker.deadlines.calendar import Period, parse_period
 from tracker.events.catalogue import CATALOGUE, Field
 from tracker.events.countries import is_country_code
@@ -36,8 +37,11 @@ OUTCOMES = CATALOGUE["asylum_decided"].field("outcome").choices
 ARRIVAL_FIELDS = frozenset({"country"})
 
 
-class RuleError(ValueError):
-    """A rules file that cannot be used; the message is one line naming the file and entry."""
+class RuleError(ConfigError, ValueError):
+    """A rules file that cannot be used; the message is one line naming the file and entry.
+
+    A configuration error, so that the command line shows it as that one line and exits non-zero.
+    """
 
 
 @dataclass(frozen=True, slots=True)
