@@ -164,7 +164,7 @@ ACTIONS = st.lists(
 @given(actions=ACTIONS)
 def test_any_story_rebuilds_to_the_same_read_models(sqlite_app: Any, actions: list) -> None:
     from tracker.events.catalogue import ValidationError
-    from tracker.projections.case_status import rebuild_case
+    from tracker.projections.case_status import rebuild_cases
 
     rt = sqlite_app.extensions["tracker"]
     with rt.db.write() as session:
@@ -190,7 +190,7 @@ def test_any_story_rebuilds_to_the_same_read_models(sqlite_app: Any, actions: li
     before = {t: [r for r in rows if r["case_id"] == case_id] for t, rows in read_models(rt).items()}
     answer = reading.get_case(rt, ADMIN, case_id)
     with rt.db.write() as session:
-        rebuild_case(session, case_id, rt.rules)
+        rebuild_cases(session, [case_id], rt.rules)
     after = {t: [r for r in rows if r["case_id"] == case_id] for t, rows in read_models(rt).items()}
     assert after == before
     assert reading.get_case(rt, ADMIN, case_id) == answer

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tracker.deadlines.derive import derive
+from tracker.deadlines.derive import Deadline, derive
 from tracker.deadlines.rules import Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
 from tracker.projections import status as fold
-from tracker.projections.recorded import to_recorded
+from tracker.projections.recorded import recorded, to_recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
-from tracker.store.events import read_stream
+from tracker.store.events import read_stream, read_streams
 from tracker.store.tables import EventRow
 
 
@@ -59,23 +60,35 @@ def _fold_all(stream: list[Recorded]) -> tuple[dict, Recorded | None]:
 
 
 def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRow, erased: bool) -> None:
-    status = fold.render(state, date.today())
-    row.version = newest.version
-    row.position = newest.position
-    row.pseudonym = status["pseudonym"] or ""
-    row.pseudonym_key = row.pseudonym.casefold()
-    row.category = status["category"] or ""
-    row.state = status["state"] or "open"
-    row.country = status["country"]
-    row.city = status["city"]
-    row.opened_on = date.fromisoformat(status["opened_on"]) if status["opened_on"] else newest.occurred_on
+    values = status_values(state, last, newest.version, newest.position, newest.occurred_on)
+    if row.fold_on is not None and last is None:
+        values.pop("fold_on"), values.pop("fold_version")
     # Any erasure among the new rows counts: a rebuild passes every row, and the erasure need not be last.
-    row.erased = bool(row.erased) or erased
-    row.fold = _dump(state)
-    if last is not None:
-        row.fold_on, row.fold_version = last.occurred_on, last.version
-    elif row.fold_on is None:
-        row.fold_on, row.fold_version = date.min, 0
+    values["erased"] = bool(row.erased) or erased
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def status_values(
+    state: dict, last: Recorded | None, version: int, position: int, newest_on: date
+) -> dict[str, Any]:
+    """The columns of a case's status row (but case_id and erased) after folding up to `last`."""
+    status = fold.render(state, date.today())
+    pseudonym = status["pseudonym"] or ""
+    return {
+        "version": version,
+        "position": position,
+        "pseudonym": pseudonym,
+        "pseudonym_key": pseudonym.casefold(),
+        "category": status["category"] or "",
+        "state": status["state"] or "open",
+        "country": status["country"],
+        "city": status["city"],
+        "opened_on": date.fromisoformat(status["opened_on"]) if status["opened_on"] else newest_on,
+        "fold": _dump(state),
+        "fold_on": last.occurred_on if last is not None else date.min,
+        "fold_version": last.version if last is not None else 0,
+    }
 
 
 def _sync_assignments(session: Session, case_id: str, state: dict) -> None:
@@ -90,30 +103,62 @@ def _sync_assignments(session: Session, case_id: str, state: dict) -> None:
     session.add_all(AssignmentRow(case_id=case_id, username=name) for name in sorted(wanted - have))
 
 
-def write_deadlines(session: Session, case_id: str, deadlines: Sequence, case_open: bool) -> None:
+def write_deadlines(session: Session, case_id: str, deadlines: Sequence[Deadline], case_open: bool) -> None:
     """Replace the stored deadlines of a case by freshly derived ones."""
     session.execute(sa.delete(DeadlineRow).where(DeadlineRow.case_id == case_id))
-    session.add_all(
-        DeadlineRow(
-            key=d.key,
-            case_id=case_id,
-            kind=d.kind,
-            title=d.title,
-            due_on=d.due_on,
-            state=d.state,
-            source_event_id=d.source_event_id,
-            resolved_by=d.resolved_by,
-            active=case_open and d.state == "open",
-        )
+    session.add_all(DeadlineRow(**values) for values in deadline_values(case_id, deadlines, case_open))
+
+
+def deadline_values(case_id: str, deadlines: Sequence[Deadline], case_open: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": d.key,
+            "case_id": case_id,
+            "kind": d.kind,
+            "title": d.title,
+            "due_on": d.due_on,
+            "state": d.state,
+            "source_event_id": d.source_event_id,
+            "resolved_by": d.resolved_by,
+            "active": case_open and d.state == "open",
+        }
         for d in deadlines
-    )
+    ]
 
 
-def rebuild_case(session: Session, case_id: str, rules: Rules) -> None:
-    """Drop and recompute the read models of one case from its events."""
-    session.execute(sa.delete(CaseRow).where(CaseRow.case_id == case_id))
-    session.execute(sa.delete(AssignmentRow).where(AssignmentRow.case_id == case_id))
-    session.flush()
-    rows = read_stream(session, case_id)
-    if rows:
-        project(session, case_id, rows, rules, date.today())
+def insert_new_cases(session: Session, streams: Sequence[tuple[list[Recorded], int]], rules: Rules) -> None:
+    """The read models of cases that have none yet, in bulk: each given its whole stream (version
+    order) and the position of its newest event. The same values as `project` gives them."""
+    statuses: list[dict[str, Any]] = []
+    assignments: list[dict[str, Any]] = []
+    deadlines: list[dict[str, Any]] = []
+    for stream, position in streams:
+        newest = stream[-1]
+        case_id = newest.case_id
+        state, last = _fold_all(stream)
+        values = status_values(state, last, newest.version, position, newest.occurred_on)
+        values["case_id"] = case_id
+        values["erased"] = any(e.type == "personal_data_erased" for e in stream)
+        statuses.append(values)
+        names = sorted(set(fold.render(state, date.today())["caseworkers"]))
+        assignments.extend({"case_id": case_id, "username": name} for name in names)
+        deadlines.extend(deadline_values(case_id, derive(stream, rules), values["state"] == "open"))
+    for table, rows in ((CaseRow, statuses), (AssignmentRow, assignments), (DeadlineRow, deadlines)):
+        if rows:
+            session.execute(sa.insert(table), rows)
+
+
+def rebuild_cases(session: Session, case_ids: Sequence[str], rules: Rules) -> None:
+    """Drop and recompute the read models of some cases from their events."""
+    for table in (CaseRow, AssignmentRow, DeadlineRow):
+        session.execute(sa.delete(table).where(table.case_id.in_(case_ids)))
+    streams: list[tuple[list[Recorded], int]] = []
+    current = None
+    for row in read_streams(session, case_ids):
+        if row.case_id != current:
+            current = row.case_id
+            streams.append(([], 0))
+        stream, _ = streams[-1]
+        stream.append(recorded(*row[:10]))
+        streams[-1] = (stream, row.position)
+    insert_new_cases(session, streams, rules)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from tracker.crypto.codec import strip_fields
 from tracker.events.catalogue import upcast
@@ -17,15 +19,57 @@ def stored_data(row: EventRow) -> dict:
 
 
 def to_recorded(row: EventRow) -> Recorded:
-    recorded_at = row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=UTC)
+    return recorded(
+        row.id,
+        row.case_id,
+        row.version,
+        row.type,
+        row.schema_version,
+        row.occurred_on,
+        row.date_precision,
+        row.recorded_at,
+        row.recorded_by,
+        row.data,
+    )
+
+
+def recorded(
+    id: str,
+    case_id: str,
+    version: int,
+    type: str,
+    schema_version: int,
+    occurred_on: date,
+    date_precision: str,
+    recorded_at: datetime,
+    recorded_by: str,
+    data: str,
+) -> Recorded:
+    """A stored event (its columns, `data` the stored JSON text) as projections see it."""
     return Recorded(
-        id=row.id,
-        case_id=row.case_id,
-        version=row.version,
-        type=row.type,
-        occurred_on=row.occurred_on,
-        date_precision=row.date_precision,
-        recorded_at=recorded_at,
-        recorded_by=row.recorded_by,
-        data=strip_fields(stored_data(row)),
+        id=id,
+        case_id=case_id,
+        version=version,
+        type=type,
+        occurred_on=occurred_on,
+        date_precision=date_precision,
+        recorded_at=recorded_at if recorded_at.tzinfo else recorded_at.replace(tzinfo=UTC),
+        recorded_by=recorded_by,
+        data=strip_fields(upcast(type, schema_version, json.loads(data))),
+    )
+
+
+def recorded_of(values: Mapping[str, Any]) -> Recorded:
+    """`recorded` of the column values of `tracker.store.events.chain`."""
+    return recorded(
+        values["id"],
+        values["case_id"],
+        values["version"],
+        values["type"],
+        values["schema_version"],
+        values["occurred_on"],
+        values["date_precision"],
+        values["recorded_at"],
+        values["recorded_by"],
+        values["data"],
     )

@@ -23,9 +23,9 @@ from tracker.auth.users import Actor
 from tracker.crypto.stream import DEFAULT_CHUNK, SealedWriter, StreamError, open_chunks, read_header
 from tracker.db import Base
 from tracker.models import import_all_tables
-from tracker.projections.case_status import rebuild_case
+from tracker.projections.case_status import rebuild_cases
 from tracker.services import audit
-from tracker.services.integrity import check_chains
+from tracker.services.integrity import REBUILD_CHUNK, check_chains
 from tracker.services.runtime import Forbidden, Runtime
 from tracker.store.events import case_ids, lock_for_append
 from tracker.store.tables import CaseKeyRow
@@ -240,8 +240,9 @@ def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> d
             counts = _load(session, lines)
             _check(rt, session)
             _restore_sequences(session, backed_up_tables())
-            for case_id in case_ids(session):
-                rebuild_case(session, case_id, rt.rules)
+            ids = case_ids(session)
+            for start in range(0, len(ids), REBUILD_CHUNK):
+                rebuild_cases(session, ids[start : start + REBUILD_CHUNK], rt.rules)
             audit.record(session, actor.username, "restore", name or None, {"rows": counts})
     except StreamError as exc:
         raise BackupError(str(exc)) from None

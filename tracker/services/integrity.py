@@ -8,12 +8,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tracker.projections.case_status import rebuild_case
+from tracker.projections.case_status import rebuild_cases
 from tracker.projections.tables import CaseRow
 from tracker.services.runtime import Runtime
-from tracker.store.events import case_ids
+from tracker.store.events import case_ids, lock_for_append
 from tracker.store.hashing import GENESIS, event_hash
 from tracker.store.tables import EventRow
+
+#: Cases whose read models are rebuilt per transaction.
+REBUILD_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,12 @@ def rebuild(rt: Runtime, progress: Callable[[int], None] | None = None) -> int:
     """Recompute every read model from the events; returns the number of cases."""
     with rt.db.read() as session:
         ids = case_ids(session)
-    for start in range(0, len(ids), 200):
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        chunk = ids[start : start + REBUILD_CHUNK]
         with rt.db.write() as session:
-            for case_id in ids[start : start + 200]:
-                rebuild_case(session, case_id, rt.rules)
+            # No append may land between reading a chunk's events and storing its read models.
+            lock_for_append(session)
+            rebuild_cases(session, chunk, rt.rules)
         if progress:
-            progress(len(ids[start : start + 200]))
+            progress(len(chunk))
     return len(ids)

@@ -75,9 +75,14 @@ class Runtime:
 
     def new_case_key(self, session: Session, case_id: str) -> bytes:
         """A fresh data key for a new case, stored wrapped under the current installation key."""
-        key = new_case_key()
-        save_case_key(session, case_id, wrap_case_key(self.kek, case_id, key), self.kek_id)
+        key, wrapped = self.make_case_key(case_id)
+        save_case_key(session, case_id, wrapped, self.kek_id)
         return key
+
+    def make_case_key(self, case_id: str) -> tuple[bytes, bytes]:
+        """A fresh data key for a new case and its form wrapped under the current installation key."""
+        key = new_case_key()
+        return key, wrap_case_key(self.kek, case_id, key)
 
     def unwrap(self, case_id: str, wrapped: bytes, key_id: str) -> bytes:
         """A case key opened with whichever known installation key wrapped it."""

@@ -8,16 +8,28 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
-from tracker.auth.users import Actor
+from sqlalchemy.orm import Session
+
+from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import ERASED, open_fields
 from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_event
 from tracker.events.catalogue import ValidationError
-from tracker.projections.recorded import stored_data
+from tracker.ops.metrics import count_appends_on_commit
+from tracker.projections.case_status import insert_new_cases as project_new_cases
+from tracker.projections.recorded import recorded_of, stored_data
 from tracker.services import audit
 from tracker.services.reading import log_access
 from tracker.services.runtime import NotFound, Runtime
-from tracker.services.writing import append_checked
-from tracker.store.events import case_ids, lock_for_append, read_stream
+from tracker.services.writing import metadata_text, sealed_batch
+from tracker.store.events import (
+    case_ids,
+    chain,
+    insert_new_cases,
+    lock_for_append,
+    read_stream,
+    save_case_keys,
+)
+from tracker.store.hashing import GENESIS
 from tracker.store.tables import EventRow
 
 REF = re.compile(r"^#([1-9][0-9]{0,6})$")
@@ -87,20 +99,51 @@ def _lines(fh: TextIO) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
+#: Cases stored per round of bulk inserts during an import (all in the import's one transaction).
+IMPORT_CHUNK = 500
+
+
+class _Pending:
+    """Checked, sealed and chained cases of an import, waiting for their bulk insert."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, bytes, str]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.ends: list[int] = []
+
+    def add(self, case_id: str, wrapped: bytes, kek_id: str, rows: list[dict[str, Any]]) -> None:
+        self.keys.append((case_id, wrapped, kek_id))
+        self.rows.extend(rows)
+        self.ends.append(len(self.rows))
+
+    def store(self, rt: Runtime, session: Session) -> None:
+        positions = insert_new_cases(session, self.rows)
+        save_case_keys(session, self.keys)
+        streams, start = [], 0
+        for end in self.ends:
+            streams.append(([recorded_of(r) for r in self.rows[start:end]], positions[end - 1]))
+            start = end
+        project_new_cases(session, streams, rt.rules)
+        self.__init__()  # type: ignore[misc]
+
+
 def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
     """Import every line of a file in one transaction; returns (cases, events)."""
     cases = events = 0
     today = rt.today()
+    metadata = metadata_text("import", None, None)
+    pending = _Pending()
     with rt.db.write() as session:
         lock_for_append(session)
+        users = _UserCache(session)
         for number, text in _lines(fh):
             try:
                 batch, ids = parse_line(text, today)
                 case_id = str(uuid.uuid4())
-                key = rt.new_case_key(session, case_id)
+                key, wrapped = rt.make_case_key(case_id)
                 ctx = CaseContext(0, "open")
                 try:
-                    append_checked(rt, session, IMPORTER, case_id, batch, ctx, key, source="import", ids=ids)
+                    sealed = sealed_batch(case_id, batch, ctx, key, today, users.exists, metadata, ids)
                 except ValidationError as exc:
                     where = "case" if ctx.version == 0 else f"events[{ctx.version - 1}]"
                     raise ValidationError({f"{where}.{k}": v for k, v in exc.fields.items()}) from None
@@ -108,11 +151,30 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 field, message = next(iter(exc.fields.items()))
                 where = "" if field == "line" else f"{field}: "
                 raise ImportFailed(f"line {number}: {where}{message}") from None
+            rows = chain(case_id, 0, GENESIS, sealed, IMPORTER.username, rt.now())
+            pending.add(case_id, wrapped, rt.kek_id, rows)
             cases += 1
             events += len(batch)
+            if len(pending.ends) >= IMPORT_CHUNK:
+                pending.store(rt, session)
             if progress:
                 progress(len(text.encode()))
+        pending.store(rt, session)
+        count_appends_on_commit(session, "import", events)
     return cases, events
+
+
+class _UserCache:
+    """Which usernames exist, asked of the database once per name."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[str, bool] = {}
+
+    def exists(self, name: str) -> bool:
+        if name not in self.known:
+            self.known[name] = bool(existing_usernames(self.session, {name}))
+        return self.known[name]
 
 
 def export_cases(rt: Runtime, actor: Actor, ids: Iterable[str] | None, out: TextIO) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,7 +50,7 @@ def seal(event: EventInput, event_id: str, case_id: str, key: bytes | None, targ
     return canonical_json(data)
 
 
-def _metadata(source: str, request_id: str | None, causation_id: str | None) -> str:
+def metadata_text(source: str, request_id: str | None, causation_id: str | None) -> str:
     meta: dict[str, Any] = {"source": source}
     if request_id:
         meta["request_id"] = request_id
@@ -84,7 +85,6 @@ def append_checked(
     *,
     source: str,
     request_id: str | None = None,
-    ids: Sequence[str] | None = None,
 ) -> list[EventRow]:
     """Check each event against the case so far, seal it, append the batch and project it."""
     today = rt.today()
@@ -97,10 +97,29 @@ def append_checked(
         if e.type == "event_corrected" and isinstance(name := e.data["data"].get("username"), str)
     }
     users = existing_usernames(session, wanted)
+    meta = metadata_text(source, request_id, None)
+    batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta)
+    rows = append(session, case_id, expected, batch, actor.username, rt.now())
+    project(session, case_id, rows, rt.rules, today)
+    count_appends_on_commit(session, source, len(rows))
+    return rows
+
+
+def sealed_batch(
+    case_id: str,
+    events: Sequence[EventInput],
+    ctx: CaseContext,
+    key: bytes | None,
+    today: date,
+    user_exists: Callable[[str], bool],
+    metadata: str,
+    ids: Sequence[str] | None = None,
+) -> list[NewEvent]:
+    """The events checked one after the other against the case (`ctx` follows them) and sealed."""
     batch: list[NewEvent] = []
     for i, event in enumerate(events):
         event_id = ids[i] if ids else str(uuid.uuid4())
-        event = check(event, ctx, today, users.__contains__)
+        event = check(event, ctx, today, user_exists)
         target_type = (
             ctx.types.get(event.data.get("event_id", "")) if event.type == "event_corrected" else None
         )
@@ -112,14 +131,11 @@ def append_checked(
                 occurred_on=event.occurred_on,
                 date_precision=event.date_precision,
                 data=seal(event, event_id, case_id, key, target_type),
-                metadata=_metadata(source, request_id, None),
+                metadata=metadata,
             )
         )
         ctx.remember(event_id, event)
-    rows = append(session, case_id, expected, batch, actor.username, rt.now())
-    project(session, case_id, rows, rt.rules, today)
-    count_appends_on_commit(session, source, len(rows))
-    return rows
+    return batch
 
 
 def open_case(

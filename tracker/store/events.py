@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +63,53 @@ def head(session: Session, case_id: str) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def chain(
+    case_id: str,
+    expected_version: int,
+    previous_hash: str,
+    events: Sequence[NewEvent],
+    recorded_by: str,
+    recorded_at: datetime,
+) -> list[dict[str, Any]]:
+    """The column values of a batch at versions expected_version+1..., each hash chained to the one before."""
+    rows: list[dict[str, Any]] = []
+    version = expected_version
+    for new in events:
+        version += 1
+        digest = event_hash(
+            id=new.id,
+            case_id=case_id,
+            version=version,
+            type=new.type,
+            schema_version=new.schema_version,
+            occurred_on=new.occurred_on,
+            date_precision=new.date_precision,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            data=new.data,
+            metadata=new.metadata,
+            previous=previous_hash,
+        )
+        rows.append(
+            {
+                "id": new.id,
+                "case_id": case_id,
+                "version": version,
+                "type": new.type,
+                "schema_version": new.schema_version,
+                "occurred_on": new.occurred_on,
+                "date_precision": new.date_precision,
+                "recorded_at": recorded_at,
+                "recorded_by": recorded_by,
+                "data": new.data,
+                "meta": new.metadata,
+                "hash": digest,
+            }
+        )
+        previous_hash = digest
+    return rows
+
+
 def append(
     session: Session,
     case_id: str,
@@ -81,41 +129,8 @@ def append(
         if actual != expected_version:
             raise ConcurrencyError(case_id, expected_version, actual)
         previous_hash = current[1] if current else GENESIS
-    rows: list[EventRow] = []
-    version = expected_version
-    for new in events:
-        version += 1
-        digest = event_hash(
-            id=new.id,
-            case_id=case_id,
-            version=version,
-            type=new.type,
-            schema_version=new.schema_version,
-            occurred_on=new.occurred_on,
-            date_precision=new.date_precision,
-            recorded_at=recorded_at,
-            recorded_by=recorded_by,
-            data=new.data,
-            metadata=new.metadata,
-            previous=previous_hash,
-        )
-        rows.append(
-            EventRow(
-                id=new.id,
-                case_id=case_id,
-                version=version,
-                type=new.type,
-                schema_version=new.schema_version,
-                occurred_on=new.occurred_on,
-                date_precision=new.date_precision,
-                recorded_at=recorded_at,
-                recorded_by=recorded_by,
-                data=new.data,
-                meta=new.metadata,
-                hash=digest,
-            )
-        )
-        previous_hash = digest
+    values = chain(case_id, expected_version, previous_hash, events, recorded_by, recorded_at)
+    rows = [EventRow(**v) for v in values]
     session.add_all(rows)
     try:
         session.flush()
@@ -125,12 +140,53 @@ def append(
     return rows
 
 
+_EVENT_COLUMNS = {c.key: c for c in EventRow.__mapper__.column_attrs}
+
+
+def insert_new_cases(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the events of new cases in bulk (values from `chain`); their positions, in order.
+
+    For imports: the caller holds the append lock, and no row can meet an existing version.
+    """
+    if not rows:
+        return []
+    table = EventRow.__table__
+    names = {key: attr.columns[0].name for key, attr in _EVENT_COLUMNS.items()}
+    params = [{names[k]: v for k, v in row.items()} for row in rows]
+    statement = sa.insert(table).returning(table.c.position, sort_by_parameter_order=True)
+    return list(session.connection().execute(statement, params).scalars())
+
+
 def read_stream(session: Session, case_id: str, after_version: int = 0) -> list[EventRow]:
     return list(
         session.scalars(
             sa.select(EventRow)
             .where(EventRow.case_id == case_id, EventRow.version > after_version)
             .order_by(EventRow.version)
+        )
+    )
+
+
+def read_streams(session: Session, case_ids: Sequence[str]) -> list[sa.Row[Any]]:
+    """The events of several cases as plain rows, case by case in version order (for rebuilds)."""
+    c = EventRow.__table__.c
+    return list(
+        session.execute(
+            sa.select(
+                c.id,
+                c.case_id,
+                c.version,
+                c.type,
+                c.schema_version,
+                c.occurred_on,
+                c.date_precision,
+                c.recorded_at,
+                c.recorded_by,
+                c.data,
+                c.position,
+            )
+            .where(c.case_id.in_(case_ids))
+            .order_by(c.case_id, c.version)
         )
     )
 
@@ -155,6 +211,15 @@ def case_ids(session: Session) -> list[str]:
 
 def save_case_key(session: Session, case_id: str, wrapped: bytes, kek: str) -> None:
     session.add(CaseKeyRow(case_id=case_id, wrapped=wrapped, kek_id=kek))
+
+
+def save_case_keys(session: Session, keys: list[tuple[str, bytes, str]]) -> None:
+    """Store many new (case_id, wrapped key, kek id) rows at once."""
+    if keys:
+        session.execute(
+            sa.insert(CaseKeyRow),
+            [{"case_id": c, "wrapped": w, "kek_id": k} for c, w, k in keys],
+        )
 
 
 def load_case_key(session: Session, case_id: str) -> CaseKeyRow | None:
