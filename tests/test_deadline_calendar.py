@@ -49,9 +49,14 @@ def test_roll_forward_skips_holidays_and_the_weekend_after_them() -> None:
     assert roll_forward(date(2023, 6, 23), friday_holiday) == date(2023, 6, 27)
 
 
-def test_roll_forward_without_weekends_skips_only_holidays() -> None:
-    assert roll_forward(date(2023, 7, 1), weekends=False) == date(2023, 7, 1)
-    assert roll_forward(date(2023, 6, 23), {date(2023, 6, 23)}, weekends=False) == date(2023, 6, 24)
+def test_roll_forward_without_weekends_leaves_a_weekend_but_moves_a_holiday_to_a_working_day() -> None:
+    assert roll_forward(date(2023, 7, 1), weekends=False) == date(2023, 7, 1)  # a Saturday stays
+    # A Friday holiday ends on the next working day: not the Saturday after it, the Monday.
+    assert roll_forward(date(2023, 6, 23), {date(2023, 6, 23)}, weekends=False) == date(2023, 6, 26)
+    assert roll_forward(date(2023, 6, 22), {date(2023, 6, 22)}, weekends=False) == date(2023, 6, 23)
+    # A holiday on the Monday after the weekend is skipped too.
+    both = {date(2023, 6, 23), date(2023, 6, 26)}
+    assert roll_forward(date(2023, 6, 23), both, weekends=False) == date(2023, 6, 27)
 
 
 @pytest.mark.parametrize(

@@ -141,8 +141,10 @@ def test_an_organization_holiday_moves_a_period_to_the_next_working_day(tmp_path
     assert appeal_due(rules, "DE", "2023-06-07", outcome="rejected") == date(2023, 6, 22)
     # A Friday holiday under a rule that rolls weekends ends on Monday.
     assert appeal_due(rules, "DE", "2023-06-09", outcome="rejected") == date(2023, 6, 26)
-    # Plain days roll over holidays only: the next day, a Saturday, is the end.
-    assert appeal_due(rules, "CA", "2023-05-24", outcome="rejected") == date(2023, 6, 24)
+    # Plain days leave a weekend end alone, but a holiday ends on the next working day: a Friday
+    # holiday moves past the weekend to Monday.
+    assert appeal_due(rules, "CA", "2023-05-24", outcome="rejected") == date(2023, 6, 26)
+    assert appeal_due(rules, "CA", "2023-05-25", outcome="rejected") == date(2023, 6, 24)  # a Saturday
 
 
 def test_a_country_holiday_moves_only_that_countrys_periods(tmp_path: Path) -> None:

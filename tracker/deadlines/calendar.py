@@ -70,7 +70,14 @@ def is_working_day(day: date, holidays: Collection[date] = frozenset(), *, weeke
 
 
 def roll_forward(day: date, holidays: Collection[date] = frozenset(), *, weekends: bool = True) -> date:
-    """`day` itself if it is a working day, else the next working day."""
-    while not is_working_day(day, holidays, weekends=weekends):
+    """`day` itself if it is a working day, else the next working day.
+
+    `weekends=False` leaves a Saturday or Sunday where it is, but a day that has to move (a holiday)
+    always ends on a working day: neither a holiday nor a Saturday or Sunday.
+    """
+    if is_working_day(day, holidays, weekends=weekends):
+        return day
+    day += timedelta(days=1)
+    while not is_working_day(day, holidays):
         day += timedelta(days=1)
     return day
