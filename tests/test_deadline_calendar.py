@@ -80,8 +80,20 @@ def test_parse_period(text: str, period: Period) -> None:
         ("two weeks", "a number and a unit"),
         ("2 fortnights", "unit must be one of"),
         ("-1 weeks", "1 or more"),
+        ("36501 days", "at most 36500 days"),
+        ("5201 weeks", "at most 5200 weeks"),
+        ("1201 months", "at most 1200 months"),
+        ("101 years", "at most 100 years"),
+        ("999999999 days", "at most 36500 days"),
+        ("9" * 5000 + " days", "at most 36500 days"),
     ],
 )
 def test_parse_period_explains_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_period(text)
+
+
+@pytest.mark.parametrize("text", ["36500 days", "5200 weeks", "1200 months", "100 years"])
+def test_a_period_of_a_hundred_years_is_the_longest_and_still_counts(text: str) -> None:
+    period = parse_period(text)
+    assert period.after(date(2199, 12, 31)) > date(2299, 1, 1)  # the last date an event may give

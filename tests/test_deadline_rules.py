@@ -269,6 +269,14 @@ BAD_OVERRIDES = [
     ),
     ('[filing_windows.CA]\nsource = "x"\n', "filing_windows.CA: missing period"),
     ('[filing_windows.US]\nperiod = "1 yr"\n', "filing_windows.US: period '1 yr': unit must be one of"),
+    (
+        '[filing_windows.US]\nperiod = "999999999 days"\n',
+        "filing_windows.US: period '999999999 days': at most 36500 days (100 years)",
+    ),
+    (
+        '[[appeal_periods]]\ncountry = "*"\nperiod = "1201 months"\nsource = "x"\n',
+        "appeal_periods[1] (*): period '1201 months': at most 1200 months (100 years)",
+    ),
     ('[holidays]\ndates = ["2024-02-30"]\n', "holidays.dates[1]: '2024-02-30' is not a date (YYYY-MM-DD)"),
     ("[holidays]\ndates = [2024-01-01, 12]\n", "holidays.dates[2]: 12 is not a date"),
     (

@@ -10,6 +10,9 @@ from datetime import date, timedelta
 
 #: Units a period may be given in; months and years are calendar months and years.
 UNITS = ("days", "weeks", "months", "years")
+#: The longest period of each unit, about 100 years: no legal period comes near it, and every date
+#: an event may give (up to 2199) plus this stays a date Python can count.
+MAX_COUNT = {"days": 36500, "weeks": 5200, "months": 1200, "years": 100}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +32,19 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """`"2 weeks"`, `"1 month"` ... as a Period; ValueError with a readable message otherwise."""
-    match = re.fullmatch(r"\s*(-?\d+)\s*([A-Za-z]+)\s*", text)
+    match = re.fullmatch(r"\s*(-?)(\d+)\s*([A-Za-z]+)\s*", text)
     if match is None:
         raise ValueError(f'must be a number and a unit, like "30 days" or "1 month", not {text!r}')
-    count, unit = int(match[1]), match[2].lower()
+    sign, digits, unit = match[1], match[2].lstrip("0") or "0", match[3].lower()
     unit = unit if unit.endswith("s") else unit + "s"
     if unit not in UNITS:
         raise ValueError(f"{text!r}: unit must be one of {', '.join(UNITS)}")
+    # Never more digits than int() takes (and a number that long is too large anyway).
+    count = (int(digits) if len(digits) <= 9 else MAX_COUNT[unit] + 1) * (-1 if sign else 1)
     if count < 1:
         raise ValueError(f"{text!r}: the number must be 1 or more")
+    if count > MAX_COUNT[unit]:
+        raise ValueError(f"{text!r}: at most {MAX_COUNT[unit]} {unit} (100 years)")
     return Period(count, unit)
 
 
