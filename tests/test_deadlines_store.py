@@ -40,6 +40,19 @@ def by_kind(items: list[dict]) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+def weekday_on_or_before(day: date, weekday: int) -> date:
+    """The last day on or before `day` that falls on `weekday` (Monday 0 ... Sunday 6)."""
+    return day - timedelta(days=(day.weekday() - weekday) % 7)
+
+
+def year_after(day: date) -> date:
+    """The same day a year later, or 28 February for a 29 February: one calendar year."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
 def new_case(people: dict[str, Json], today: date, worker: str = "anna", name: str = "Sparrow") -> str:
     admin = people["admin"]
     case = open_case(admin, name, occurred_on=iso(today - timedelta(days=400)))
@@ -72,20 +85,30 @@ def test_every_rule_makes_its_deadline(people, today) -> None:
     add("document_recorded", {"kind": "military_id", "status": "confiscated", "valid_until": iso(today)})
     add("court_hearing_scheduled", {"court": "Garrison court", "hearing_on": iso(today + timedelta(days=9))})
     add("asylum_interview_scheduled", {"country": "FR", "interview_on": iso(today + timedelta(days=12))})
+    # Every date below is derived from today, inside the case's life and in the past, so that the
+    # appeal periods have run out (overdue) and the filing window has not (open), whatever today is.
+    fr_year = today.year if today.month >= 3 else today.year - 1
+    saturday = weekday_on_or_before(today - timedelta(days=10), 5)
+    friday = weekday_on_or_before(today - timedelta(days=40), 4)
     decisions = [
-        ("FR", "rejected", "normal", "2026-01-31"),  # one calendar month: the month's last day
-        ("DE", "rejected", "manifestly_unfounded", "2026-03-07"),  # one week, Saturday -> Monday
-        ("US", "rejected", "normal", "2026-04-03"),  # 30 days ending on a Sunday -> Monday
-        ("CA", "inadmissible", "normal", "2026-05-01"),  # any other country: 30 plain days
+        # one calendar month from 31 January: the last day of February
+        ("FR", "rejected", "normal", date(fr_year, 1, 31), date(fr_year, 3, 1) - timedelta(days=1)),
+        # one week from a Saturday ends on a Saturday -> Monday
+        ("DE", "rejected", "manifestly_unfounded", saturday, saturday + timedelta(days=9)),
+        # 30 days from a Friday end on a Sunday -> Monday
+        ("US", "rejected", "normal", friday, friday + timedelta(days=31)),
+        # any other country: 30 plain days
+        ("CA", "inadmissible", "normal", today - timedelta(days=60), today - timedelta(days=30)),
     ]
-    for country, outcome, procedure, notified in decisions:
-        data = {"country": country, "outcome": outcome, "procedure": procedure, "notified_on": notified}
-        add("asylum_decided", data, on=notified)
+    for country, outcome, procedure, notified, _due in decisions:
+        data = {"country": country, "outcome": outcome, "procedure": procedure, "notified_on": iso(notified)}
+        add("asylum_decided", data, on=iso(notified))
     add("asylum_decided", {"country": "GE", "outcome": "granted"})  # no appeal for a grant
     add("contact_made", {"channel": "phone"}, on=iso(today - timedelta(days=2)))
     add("check_in_plan_set", {"every_days": 14})
     add("reminder_set", {"title": "Call the lawyer", "due_on": iso(today + timedelta(days=7))})
-    add("fled_country", {"from_country": "RU", "to_country": "US"}, on="2026-02-28")
+    arrival = today - timedelta(days=100)
+    add("fled_country", {"from_country": "RU", "to_country": "US"}, on=iso(arrival))
     found = by_kind(deadlines(admin, case))
     soon = {n: iso(today + timedelta(days=n)) for n in (7, 9, 10, 12, 20, 60)}
     assert found == {
@@ -94,15 +117,10 @@ def test_every_rule_makes_its_deadline(people, today) -> None:
         "document_expires": [(soon[60], "open")],
         "court_hearing": [(soon[9], "open")],
         "asylum_interview": [(soon[12], "open")],
-        "asylum_appeal": [
-            ("2026-02-28", "overdue"),
-            ("2026-03-16", "overdue"),
-            ("2026-05-04", "overdue"),
-            ("2026-05-31", "overdue"),
-        ],
+        "asylum_appeal": sorted((iso(due), "overdue") for *_, due in decisions),
         "check_in": [(iso(today + timedelta(days=12)), "open")],
         "reminder": [(soon[7], "open")],
-        "asylum_filing_window": [("2027-02-28", "open")],
+        "asylum_filing_window": [(iso(year_after(arrival)), "open")],
     }
     everything = deadlines(admin, case)
     assert [d["due_on"] for d in everything] == sorted(d["due_on"] for d in everything)
