@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from alertkit import staff
-from conftest import Json, add_event, open_case
+from conftest import Json, _make_app, add_event, open_case
 
 from tracker.services import integrity
 
@@ -53,11 +53,33 @@ def year_after(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
-def new_case(people: dict[str, Json], today: date, worker: str = "anna", name: str = "Sparrow") -> str:
+def new_case(
+    people: dict[str, Json],
+    today: date,
+    worker: str = "anna",
+    name: str = "Sparrow",
+    opened: date | None = None,
+) -> str:
     admin = people["admin"]
-    case = open_case(admin, name, occurred_on=iso(today - timedelta(days=400)))
-    add_event(admin, case, "caseworker_assigned", iso(today - timedelta(days=400)), {"username": worker})
+    opened = opened or today - timedelta(days=400)
+    case = open_case(admin, name, occurred_on=iso(opened))
+    add_event(admin, case, "caseworker_assigned", iso(opened), {"username": worker})
     return case
+
+
+def decided(admin: Json, case: str, country: str, notified: str, on: str | None = None, **data: str) -> None:
+    """A rejection in `country` notified on `notified` (recorded on `on`, else that same day)."""
+    body = {"country": country, "outcome": "rejected", "notified_on": notified, **data}
+    add_event(admin, case, "asylum_decided", on or notified, body)
+
+
+def appeals(admin: Json, case: str) -> dict[str, tuple[str, str]]:
+    """(due_on, state) of each appeal deadline of the case, by the country in its title."""
+    return {
+        d["title"].split(" asylum")[0].split()[-1]: (d["due_on"], d["state"])
+        for d in deadlines(admin, case, include_closed=True)
+        if d["kind"] == "asylum_appeal"
+    }
 
 
 def stay(admin: Json, case: str, on: date, until: date) -> None:
@@ -338,3 +360,105 @@ def test_rebuild_reproduces_the_deadlines(rt, people, today) -> None:
     before = deadlines(admin, case, include_closed=True)
     integrity.rebuild(rt)
     assert deadlines(admin, case, include_closed=True) == before
+
+
+# ------------------------------------------------------------------ rule edges, through the store
+
+
+def test_fr_one_calendar_month_from_31_january_ends_on_29_february_in_a_leap_year(people, today) -> None:
+    admin = people["admin"]
+    case = new_case(people, today, opened=date(2024, 1, 2))
+    # Recorded the day after the notification: the period runs from notified_on.
+    decided(admin, case, "FR", "2024-01-31", on="2024-02-01")
+    assert appeals(admin, case) == {"FR": ("2024-02-29", "overdue")}
+    other = new_case(people, today, name="Falcon", opened=date(2023, 1, 2))
+    decided(admin, other, "FR", "2023-01-31")
+    assert appeals(admin, other) == {"FR": ("2023-02-28", "overdue")}
+
+
+def test_de_two_weeks_in_the_normal_procedure(people, today) -> None:
+    admin = people["admin"]
+    wednesday = new_case(people, today, opened=date(2023, 5, 1))
+    decided(admin, wednesday, "DE", "2023-06-07", procedure="normal")  # a Wednesday
+    assert appeals(admin, wednesday) == {"DE": ("2023-06-21", "overdue")}
+    saturday = new_case(people, today, name="Falcon", opened=date(2023, 5, 1))
+    decided(admin, saturday, "DE", "2023-06-03", procedure="normal")  # two weeks end on a Saturday
+    assert appeals(admin, saturday) == {"DE": ("2023-06-19", "overdue")}
+    # Notified on the latest Wednesday: two weeks later, a Wednesday still ahead.
+    running = new_case(people, today, name="Heron")
+    notified = weekday_on_or_before(today, 2)
+    decided(admin, running, "DE", iso(notified), procedure="normal")
+    assert appeals(admin, running) == {"DE": (iso(notified + timedelta(weeks=2)), "open")}
+
+
+ORG_RULES = """
+[holidays]
+dates = [2023-06-21, 2023-07-07]
+DE = [2023-06-23]
+"""
+
+
+@pytest.fixture
+def org_app(db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The application on the engine under test, with an organization's holidays in DEADLINE_RULES."""
+    rules = tmp_path / "org-rules.toml"
+    rules.write_text(ORG_RULES, encoding="utf-8")
+    application = _make_app(db_url, tmp_path, monkeypatch, DEADLINE_RULES=str(rules))
+    yield application
+    application.extensions["tracker"].db.dispose()
+
+
+def test_an_organizations_own_holiday_moves_a_due_date(org_app) -> None:
+    people = staff(org_app)
+    today = org_app.extensions["tracker"].today()
+    admin = people["admin"]
+
+    def due(country: str, notified: str) -> str:
+        case = new_case(people, today, name=f"P{country}{notified}", opened=date(2023, 1, 2))
+        decided(admin, case, country, notified)
+        ((due_on, _state),) = appeals(admin, case).values()
+        return str(due_on)
+
+    # DE, two weeks: a holiday of every country (Wednesday) -> Thursday.
+    assert due("DE", "2023-06-07") == "2023-06-22"
+    # DE, two weeks: a DE holiday on a Friday -> the next working day, Monday.
+    assert due("DE", "2023-06-09") == "2023-06-26"
+    # Any other country, 30 plain days: the DE holiday does not count there ...
+    assert due("CA", "2023-05-24") == "2023-06-23"
+    # ... a holiday of every country does (Wednesday -> Thursday) ...
+    assert due("CA", "2023-05-22") == "2023-06-22"
+    # ... and a Friday holiday ends on Monday, not on the Saturday after it.
+    assert due("CA", "2023-06-07") == "2023-07-10"
+    # Without a holiday, a period of plain days may end on a Saturday.
+    assert due("CA", "2023-05-25") == "2023-06-24"
+
+
+def test_the_us_filing_window_runs_a_year_from_arrival_and_is_met_by_asylum_applied(people, today) -> None:
+    admin = people["admin"]
+    case = new_case(people, today)
+    arrival = today - timedelta(days=30)
+    add_event(admin, case, "fled_country", iso(arrival), {"from_country": "RU", "to_country": "US"})
+    (window,) = deadlines(admin, case)
+    assert (window["kind"], window["due_on"], window["state"]) == (
+        "asylum_filing_window",
+        iso(year_after(arrival)),
+        "open",
+    )
+    assert window["title"] == "Asylum filing window in US closes"
+    # Applying in another country leaves the window open; applying in the US meets it.
+    add_event(admin, case, "asylum_applied", iso(today - timedelta(days=2)), {"country": "CA"})
+    assert [d["key"] for d in deadlines(admin, case)] == [window["key"]]
+    add_event(admin, case, "asylum_applied", iso(today), {"country": "US", "route": "in_country"})
+    assert deadlines(admin, case) == []
+    (met,) = deadlines(admin, case, include_closed=True)
+    assert (met["key"], met["state"]) == (window["key"], "met")
+    assert people["anna"].get("/deadlines", within_days=400).get_json()["deadlines"] == []
+
+
+def test_a_window_is_not_met_by_an_application_made_before_the_arrival(people, today) -> None:
+    admin = people["admin"]
+    case = new_case(people, today)
+    add_event(admin, case, "asylum_applied", iso(today - timedelta(days=60)), {"country": "US"})
+    arrival = today - timedelta(days=10)
+    add_event(admin, case, "fled_country", iso(arrival), {"from_country": "MX", "to_country": "US"})
+    assert by_kind(deadlines(admin, case)) == {"asylum_filing_window": [(iso(year_after(arrival)), "open")]}
