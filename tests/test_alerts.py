@@ -12,8 +12,9 @@ from alertkit import staff as make_staff
 from alertkit import stored_alerts as alerts
 from conftest import Json, add_event
 
+from tracker.alerts import scan
 from tracker.alerts.tables import AlertRow, SchedulerStateRow
-from tracker.services.alerts import run_pass
+from tracker.services.alerts import create_alerts, run_pass
 
 
 @pytest.fixture
@@ -37,6 +38,28 @@ def test_each_threshold_alerts_once_and_downtime_sends_only_the_most_urgent(rt, 
     run_pass(rt, at(today + timedelta(days=28)))
     run_pass(rt, at(today + timedelta(days=28), 12))
     assert alerts(rt, case) == [("anna", "lead:14", 14), ("anna", "lead:3", 3), ("anna", "lead:30", 30)]
+
+
+def test_the_unique_constraint_alone_keeps_each_alert_once(rt, staff, today, monkeypatch) -> None:
+    case = stay_case(staff["admin"], today, today + timedelta(days=3))
+    # Outside the pass lock, and blind to the alerts that exist (as two passes that read at the
+    # same moment would be): the second pass still adds nothing.
+    monkeypatch.setattr(scan, "existing", lambda *args: set())
+    assert create_alerts(rt, at(today)) == (1, 1)
+    assert create_alerts(rt, at(today, 18)) == (1, 0)
+    assert alerts(rt, case) == [("anna", "lead:3", 3)]
+    # A plain INSERT of the same (deadline_key, stage, username), without ON CONFLICT: refused.
+    table = AlertRow.__table__
+    with rt.db.read() as session:
+        row = session.execute(sa.select(table).where(table.c.case_id == case)).mappings().one()
+    copy = {name: value for name, value in row.items() if name != "id"}
+    with pytest.raises(sa.exc.IntegrityError), rt.db.write() as session:
+        session.execute(sa.insert(table).values(**{**copy, "threshold_days": 7}))
+    assert alerts(rt, case) == [("anna", "lead:3", 3)]
+    # Another user's alert for the same deadline and stage is a different alert.
+    with rt.db.write() as session:
+        session.execute(sa.insert(table).values(**{**copy, "username": "boris"}))
+    assert alerts(rt, case) == [("anna", "lead:3", 3), ("boris", "lead:3", 3)]
 
 
 def test_overdue_alerts_the_caseworker_once_and_escalates_daily(rt, staff, today) -> None:
