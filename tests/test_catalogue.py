@@ -317,6 +317,23 @@ def test_occurred_on():
     assert set(info.value.fields) == {"type"}
 
 
+def test_occurred_on_messages_say_which_bound_was_crossed():
+    # A real date far in the future (beyond the calendar's upper bound too) lies after today.
+    for future in ("2999-01-01", "9999-12-31", "2200-01-01", "2024-06-16"):
+        with pytest.raises(ValidationError) as info:
+            validate_occurred_on("note_added", future, TODAY)
+        assert info.value.fields == {"occurred_on": "must not be in the future (after 2024-06-15)"}, future
+    # Malformed or too early: the message gives the whole accepted range, ending today.
+    for bad in ("1899-12-31", "2023-02-29", "2999-13-01", "01.02.2023", "tomorrow", 20240101, ""):
+        with pytest.raises(ValidationError) as info:
+            validate_occurred_on("note_added", bad, TODAY)
+        message = info.value.fields["occurred_on"]
+        assert message == "must be a real calendar date written YYYY-MM-DD, from 1900-01-01 to 2024-06-15", (
+            bad
+        )
+        assert "not before" not in message
+
+
 def test_date_precision():
     assert DATE_PRECISIONS == ("day", "month", "year")
     assert validate_date_precision(None) == "day"

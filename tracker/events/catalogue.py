@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from tracker.events.fields import (
     EARLIEST_DATE,
+    LATEST_DATE,
     EventType,
     Field,
     ValidationError,
@@ -229,6 +231,7 @@ CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
 SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _TYPES}
 #: Date fields that must not lie before another date field of the same payload.
 _DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _known(type_name: object) -> EventType:
@@ -245,14 +248,29 @@ def validate_data(type_name: str, data: object) -> dict[str, Any]:
 def validate_occurred_on(type_name: str, value: object, today: date) -> date:
     """The date on which a `type_name` event happened, checked against the calendar and `today`."""
     event_type = _known(type_name)
-    day = parse_date(value.strip() if isinstance(value, str) else value)
+    text = value.strip() if isinstance(value, str) else value
+    day = parse_date(text)
+    future = ValidationError({"occurred_on": f"must not be in the future (after {today.isoformat()})"})
     if day is None:
-        raise ValidationError(
-            {"occurred_on": f"must be a real calendar date written YYYY-MM-DD, not before {EARLIEST_DATE}"}
-        )
+        # A real date past the calendar's upper bound (2999-01-01) is refused for lying in the future,
+        # not for being malformed.
+        if event_type.past_only and _calendar_date_after(text, today):
+            raise future
+        latest = today if event_type.past_only else LATEST_DATE
+        message = f"must be a real calendar date written YYYY-MM-DD, from {EARLIEST_DATE} to {latest}"
+        raise ValidationError({"occurred_on": message})
     if event_type.past_only and day > today:
-        raise ValidationError({"occurred_on": f"must not be in the future (after {today.isoformat()})"})
+        raise future
     return day
+
+
+def _calendar_date_after(text: object, today: date) -> bool:
+    if not isinstance(text, str) or not _ISO_DAY.fullmatch(text):
+        return False
+    try:
+        return date.fromisoformat(text) > today
+    except ValueError:
+        return False
 
 
 def validate_date_precision(value: object) -> str:
