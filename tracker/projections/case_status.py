@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tracker.db import bulk_insert
 from tracker.deadlines.derive import Deadline, derive
 from tracker.deadlines.rules import Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
@@ -144,8 +145,7 @@ def insert_new_cases(session: Session, streams: Sequence[tuple[list[Recorded], i
         assignments.extend({"case_id": case_id, "username": name} for name in names)
         deadlines.extend(deadline_values(case_id, derive(stream, rules), values["state"] == "open"))
     for table, rows in ((CaseRow, statuses), (AssignmentRow, assignments), (DeadlineRow, deadlines)):
-        if rows:
-            session.execute(sa.insert(table), rows)
+        bulk_insert(session, table.__table__, rows)
 
 
 def rebuild_cases(session: Session, case_ids: Sequence[str], rules: Rules) -> None:

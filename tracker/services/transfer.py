@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import ERASED, open_fields
+from tracker.deadlines.derive import derive
 from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_event
 from tracker.events.catalogue import ValidationError
+from tracker.events.record import Recorded
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import insert_new_cases as project_new_cases
 from tracker.projections.recorded import recorded_of, stored_data
@@ -34,6 +36,7 @@ from tracker.store.tables import EventRow
 
 REF = re.compile(r"^#([1-9][0-9]{0,6})$")
 REF_FIELDS = ("criminal_case", "event_id")
+KEY_REF = re.compile(r"^([a-z_]+):#([1-9][0-9]{0,6}):([0-9]{4}-[0-9]{2}-[0-9]{2})$")
 IMPORTER = Actor("import", "admin")
 
 
@@ -58,6 +61,15 @@ def _resolve_refs(data: Any, ids: list[str], index: int, where: str, nested: boo
                     {f"{where}.data.{name}": f"{value} does not name an earlier event of this line"}
                 )
             out[name] = ids[n - 1]
+    key = out.get("deadline_key")
+    if isinstance(key, str) and (parts := KEY_REF.match(key)):
+        # A deadline is named by its kind, its source event and its date: "stay_expires:#5:2024-01-31".
+        n = int(parts.group(2))
+        if n > len(ids) or n >= index:
+            raise ValidationError(
+                {f"{where}.data.deadline_key": f"#{n} does not name an earlier event of this line"}
+            )
+        out["deadline_key"] = f"{parts.group(1)}:{ids[n - 1]}:{parts.group(3)}"
     return out
 
 
@@ -111,8 +123,9 @@ class _Pending:
         self.rows: list[dict[str, Any]] = []
         self.ends: list[int] = []
 
-    def add(self, case_id: str, wrapped: bytes, kek_id: str, rows: list[dict[str, Any]]) -> None:
-        self.keys.append((case_id, wrapped, kek_id))
+    def add(self, case_id: str, wrapped: bytes | None, kek_id: str, rows: list[dict[str, Any]]) -> None:
+        if wrapped is not None:
+            self.keys.append((case_id, wrapped, kek_id))
         self.rows.extend(rows)
         self.ends.append(len(self.rows))
 
@@ -141,9 +154,16 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 batch, ids = parse_line(text, today)
                 case_id = str(uuid.uuid4())
                 key, wrapped = rt.make_case_key(case_id)
-                ctx = CaseContext(0, "open")
+                ctx = CaseContext(0, "open", deadline_keys=_deadline_keys(rt, case_id, batch, ids))
+                # An erased case comes back erased: what follows its erasure is sealed under no key,
+                # and the key of what came before is never stored.
+                erased = next((i + 1 for i, e in enumerate(batch) if e.type == "personal_data_erased"), None)
+                cut = len(batch) if erased is None else erased
                 try:
-                    sealed = sealed_batch(case_id, batch, ctx, key, today, users.exists, metadata, ids)
+                    sealed = sealed_batch(case_id, batch[:cut], ctx, key, today, users.exists, metadata, ids)
+                    sealed += sealed_batch(
+                        case_id, batch[cut:], ctx, None, today, users.exists, metadata, ids[cut:]
+                    )
                 except ValidationError as exc:
                     where = "case" if ctx.version == 0 else f"events[{ctx.version - 1}]"
                     raise ValidationError({f"{where}.{k}": v for k, v in exc.fields.items()}) from None
@@ -152,7 +172,7 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 where = "" if field == "line" else f"{field}: "
                 raise ImportFailed(f"line {number}: {where}{message}") from None
             rows = chain(case_id, 0, GENESIS, sealed, IMPORTER.username, rt.now())
-            pending.add(case_id, wrapped, rt.kek_id, rows)
+            pending.add(case_id, None if erased else wrapped, rt.kek_id, rows)
             cases += 1
             events += len(batch)
             if len(pending.ends) >= IMPORT_CHUNK:
@@ -162,6 +182,20 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
         pending.store(rt, session)
         count_appends_on_commit(session, "import", events)
     return cases, events
+
+
+def _deadline_keys(rt: Runtime, case_id: str, batch: list[EventInput], ids: list[str]) -> set[str]:
+    """The keys of the deadlines a line's events make, for the line's deadline_resolved to name."""
+    if not any(e.type == "deadline_resolved" for e in batch):
+        return set()
+    now = rt.now()
+    story = [
+        Recorded(
+            ids[i], case_id, i + 1, e.type, e.occurred_on, e.date_precision, now, IMPORTER.username, e.data
+        )
+        for i, e in enumerate(batch)
+    ]
+    return {d.key for d in derive(story, rt.rules)}
 
 
 class _UserCache:
@@ -207,6 +241,11 @@ def _export_line(rows: list[EventRow], key: bytes | None) -> dict[str, Any]:
             for name in REF_FIELDS:
                 if isinstance(part, dict) and part.get(name) in numbers:
                     part[name] = numbers[part[name]]
+        if row.type == "deadline_resolved" and isinstance(data.get("deadline_key"), str):
+            kind, _, rest = data["deadline_key"].partition(":")
+            source, _, due_on = rest.partition(":")
+            if source in numbers:
+                data["deadline_key"] = f"{kind}:{numbers[source]}:{due_on}"
         return data
 
     first, rest = rows[0], rows[1:]

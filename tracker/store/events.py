@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.db import bulk_insert
 from tracker.store.hashing import GENESIS, event_hash
 from tracker.store.tables import CaseKeyRow, EventRow
 
@@ -153,8 +154,23 @@ def insert_new_cases(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     table = EventRow.__table__
     names = {key: attr.columns[0].name for key, attr in _EVENT_COLUMNS.items()}
     params = [{names[k]: v for k, v in row.items()} for row in rows]
-    statement = sa.insert(table).returning(table.c.position, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, params).scalars())
+    if session.get_bind().dialect.name != "postgresql":
+        statement = sa.insert(table).returning(table.c.position, sort_by_parameter_order=True)
+        return list(session.connection().execute(statement, params).scalars())
+    # The positions the inserts would take, drawn from the same sequence, then the rows by COPY.
+    positions = list(
+        session.scalars(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :n)"
+            ),
+            {"n": len(params)},
+        )
+    )
+    positions.sort()
+    for values, position in zip(params, positions, strict=True):
+        values["position"] = position
+    bulk_insert(session, table, params)
+    return positions
 
 
 def read_stream(session: Session, case_id: str, after_version: int = 0) -> list[EventRow]:
@@ -215,11 +231,8 @@ def save_case_key(session: Session, case_id: str, wrapped: bytes, kek: str) -> N
 
 def save_case_keys(session: Session, keys: list[tuple[str, bytes, str]]) -> None:
     """Store many new (case_id, wrapped key, kek id) rows at once."""
-    if keys:
-        session.execute(
-            sa.insert(CaseKeyRow),
-            [{"case_id": c, "wrapped": w, "kek_id": k} for c, w, k in keys],
-        )
+    rows = [{"case_id": c, "wrapped": w, "kek_id": k} for c, w, k in keys]
+    bulk_insert(session, CaseKeyRow.__table__, rows)
 
 
 def load_case_key(session: Session, case_id: str) -> CaseKeyRow | None:
