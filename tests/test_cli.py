@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tracker import create_app
 from tracker.auth.users import create_user, issue_token
 from tracker.db import Database
 from tracker.migrate import upgrade
+from tracker.services.demo import DEMO_FILES
 
 TRACKER = Path(sys.executable).with_name("tracker")
 DATA = Path(__file__).parent / "data"
@@ -225,6 +227,13 @@ def test_verify_names_a_case_whose_stored_event_was_changed(cli: Cli, api: Any) 
     assert "version 5" in proc.stderr
 
 
+def test_each_demo_file_holds_the_client_it_is_named_after() -> None:
+    for name in DEMO_FILES:
+        lines = resources.files("tracker.demo").joinpath(name).read_text(encoding="utf-8").splitlines()
+        pseudonyms = [json.loads(line)["case"]["pseudonym"] for line in lines if line.strip()]
+        assert pseudonyms == [name.removesuffix(".jsonl").capitalize()], name
+
+
 def test_demo_is_idempotent_recent_and_survives_a_rebuild_byte_for_byte(cli: Cli, api: Any) -> None:
     upgrade(cli.url)
     first = cli.ok("demo", "--password", PASSWORD).stdout
@@ -237,7 +246,9 @@ def test_demo_is_idempotent_recent_and_survives_a_rebuild_byte_for_byte(cli: Cli
     assert cli.scalar("SELECT count(DISTINCT username) FROM users") == 5
 
     get = api(cli, "ada")
-    ids = sorted(cases_by_pseudonym(get).values())
+    demo_cases = cases_by_pseudonym(get)
+    assert set(demo_cases) == {"Yevgeny", "Farhad", "Sparrow", "Sportsmaster"}  # domain.md's four clients
+    ids = sorted(demo_cases.values())
     assert len(ids) == 4
     paths = [f"/cases/{i}{suffix}" for i in ids for suffix in ("", "/deadlines?include_closed=true")]
     before = {p: get(p).get_data() for p in paths}

@@ -12,6 +12,7 @@ import pytest
 from browser.webkit import case_id, copy_app, demo_template, make_user, post_form, sign_in, signed_in, text
 
 from tracker.events.catalogue import CATALOGUE, SENSITIVE
+from tracker.services.demo import DEMO_FILES
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def demo_app(template, tmp_path, monkeypatch):
 def demo_secrets() -> list[str]:
     """Every value of a sensitive field in the demo data."""
     values = []
-    for name in ("yevgeny.jsonl", "farhad.jsonl", "sportsmaster.jsonl"):
+    for name in DEMO_FILES:
         for line in resources.files("tracker.demo").joinpath(name).read_text().splitlines():
             if not line.strip():
                 continue

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tracker.events.catalogue import SENSITIVE
+from tracker.services.demo import DEMO_FILES
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("TRACKER_SCREENSHOTS")  # a folder: the tests then also take the docs' screenshots
@@ -127,7 +128,7 @@ def test_a_caseworkers_day(page, live, sign_in):
 
 def demo_secrets() -> list[str]:
     values = []
-    for name in ("yevgeny.jsonl", "farhad.jsonl", "sportsmaster.jsonl"):
+    for name in DEMO_FILES:
         for line in resources.files("tracker.demo").joinpath(name).read_text().splitlines():
             if line.strip():
                 item = json.loads(line)

@@ -23,7 +23,8 @@ DEMO_USERS = {
     "boris": "caseworker",
     "otto": "auditor",
 }
-DEMO_FILES = ("yevgeny.jsonl", "farhad.jsonl", "sportsmaster.jsonl")
+#: One file per composite client of domain.md, named after the client.
+DEMO_FILES = ("yevgeny.jsonl", "farhad.jsonl", "sparrow.jsonl", "sportsmaster.jsonl")
 # The newest demo event lies this many days before today.
 NEWEST_AGE_DAYS = 3
 
