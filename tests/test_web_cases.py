@@ -209,6 +209,35 @@ def test_as_of_shows_the_older_status(demo_app):
     assert bad.status_code == 200 and "must be a date (YYYY-MM-DD)" in text(bad)
 
 
+def test_as_of_cuts_the_timeline_on_the_corrected_date(demo_app):
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    today = demo_app.extensions["tracker"].today().isoformat()
+    page = text(anna.get(f"/cases/{cid}"))
+    note, day = re.search(
+        r'id="event-([^"]+)" data-type="note_added"[^>]*>\s*<div class="when">(\d{4}-\d\d-\d\d)<', page
+    ).groups()
+    assert day < today
+    path = f"/cases/{cid}/events/new"
+    moved = post_form(
+        anna,
+        path,
+        {
+            "type": "event_corrected",
+            "event_id": note,
+            "d-text": "Happened later than written",
+            "f-occurred_on": today,
+            "f-reason": "wrong date",
+        },
+        page=f"{path}?type=event_corrected&event_id={note}",
+    )
+    assert moved.status_code == 302, text(moved)[:2000]
+    then = text(anna.get(f"/cases/{cid}?as_of={day}"))
+    assert 'id="as-of-note"' in then
+    assert f'id="event-{note}"' not in then  # it counts from today on, as the status says
+    assert f'id="event-{note}"' in text(anna.get(f"/cases/{cid}?as_of={today}"))
+
+
 def test_a_case_that_is_not_yours_is_simply_not_found(demo_app):
     boris = client_of(demo_app, "boris")
     cid = case_id(demo_app, "Farhad")

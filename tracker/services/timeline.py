@@ -66,6 +66,17 @@ class Entry:
         return next((f for f in reversed(self.fixes) if f.kind == "corrected"), None)
 
     @property
+    def effective_on(self) -> date:
+        """The day the event counts on: the latest correction's date when it gives one."""
+        fix = self.correction
+        if fix is not None and isinstance(fix.occurred_on, str):
+            try:
+                return date.fromisoformat(fix.occurred_on)
+            except ValueError:
+                return self.occurred_on
+        return self.occurred_on
+
+    @property
     def actionable(self) -> bool:
         """Whether a correction or retraction may still act on it."""
         return self.type not in (*CORRECTION_TYPES, "personal_data_erased") and self.state != "retracted"
@@ -168,7 +179,8 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
             closed = [deadline_dict(d, today) for d in derived if d.state != "open"]
         timeline = entries(rows, key, actor.sees_sensitive)
     if as_of is not None:
-        timeline = [e for e in timeline if e.occurred_on <= as_of]
+        # The same cut-off as the status: an event moved by a correction counts on its new date.
+        timeline = [e for e in timeline if e.effective_on <= as_of]
     timeline.sort(key=lambda e: (e.occurred_on, e.version), reverse=True)
     return CasePage(
         id=case_id,
