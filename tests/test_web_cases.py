@@ -367,6 +367,40 @@ def test_the_dashboard_puts_overdue_first_and_shows_supervisors_everyones_overdu
     assert 'id="overdue-everyone"' in text(sam.get("/"))
 
 
+def test_the_dashboard_lists_overdue_alerts_first_then_by_due_date(demo_app):
+    from datetime import UTC, datetime, timedelta
+
+    from tracker.alerts.tables import AlertRow
+
+    rt = demo_app.extensions["tracker"]
+    cid = case_id(demo_app, "Farhad")
+    today = rt.today()
+    made = datetime(2024, 1, 1, tzinfo=UTC)
+    # (days from today, threshold, created): the overdue ones are the oldest alerts.
+    rows = [(-9, None, 0), (-2, None, 1), (30, 30, 2), (7, 7, 3), (14, 14, 4)]
+    with rt.db.write() as session:
+        for offset, threshold, created in rows:
+            session.add(
+                AlertRow(
+                    deadline_key=f"test:{offset}",
+                    stage="overdue:x" if threshold is None else f"lead:{threshold}",
+                    username="anna",
+                    case_id=cid,
+                    kind="check_in",
+                    due_on=today + timedelta(days=offset),
+                    threshold_days=threshold,
+                    created_at=made + timedelta(hours=created),
+                )
+            )
+    page = text(client_of(demo_app, "anna").get("/"))
+    alerts = page.split('id="my-alerts"')[1].split("</section>")[0]
+    rows_shown = re.findall(r'<tr class="(overdue|)">\s*<td>(\d{4}-\d\d-\d\d)</td>', alerts)
+    expected = [
+        ("overdue" if t is None else "", (today + timedelta(days=o)).isoformat()) for o, t, _c in rows
+    ]
+    assert rows_shown == sorted(expected, key=lambda r: (r[0] != "overdue", r[1]))
+
+
 def test_unknown_event_type_and_bad_alert_ids(demo_app):
     sam = client_of(demo_app, "sam")
     cid = case_id(demo_app, "Farhad")

@@ -12,6 +12,7 @@ from tracker.web.alerts.routes import my_alerts
 from tracker.web.security import runtime
 
 bp = Blueprint("web_dashboard", __name__)
+ALERTS_SHOWN = 20
 
 
 @bp.get("/")
@@ -19,6 +20,11 @@ bp = Blueprint("web_dashboard", __name__)
 def index() -> Any:
     data = overview(runtime(), current_user.actor)
     deadlines = sorted(data.my_deadlines, key=lambda d: (d["state"] != "overdue", d["due_on"]))
-    return render_template(
-        "dashboard/page.html", data=data, deadlines=deadlines, alerts=my_alerts(unacknowledged=True, limit=20)
-    )
+    return render_template("dashboard/page.html", data=data, deadlines=deadlines, alerts=_alerts())
+
+
+def _alerts() -> list[dict]:
+    """My new alerts, overdue first, then by due date; the first ALERTS_SHOWN of them."""
+    found = my_alerts(unacknowledged=True)
+    found.sort(key=lambda a: (a["threshold_days"] is not None, a["due_on"], a["id"]))
+    return found[:ALERTS_SHOWN]
