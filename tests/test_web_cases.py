@@ -209,6 +209,24 @@ def test_as_of_shows_the_older_status(demo_app):
     assert bad.status_code == 200 and "must be a date (YYYY-MM-DD)" in text(bad)
 
 
+@pytest.mark.parametrize("day", ["tomorrow", "9998-12-31", "9999-12-31"])
+def test_an_as_of_date_after_today_is_refused_next_to_the_field(demo_app, day):
+    from datetime import timedelta
+
+    today = demo_app.extensions["tracker"].today()
+    if day == "tomorrow":
+        day = (today + timedelta(days=1)).isoformat()
+    anna = client_of(demo_app, "anna")
+    response = anna.get(f"/cases/{case_id(demo_app, 'Farhad')}?as_of={day}")
+    assert response.status_code == 200
+    page = text(response)
+    form = page.split('class="as-of"')[1].split("</form>")[0]
+    assert f"must not be after today ({today.isoformat()})" in form and f'value="{day}"' in form
+    assert 'id="as-of-note"' not in page and "Status as of" not in page  # today's page instead
+    russian = text(anna.get(f"/cases/{case_id(demo_app, 'Farhad')}?as_of={day}&lang=ru"))
+    assert "не может быть позже сегодняшнего дня" in russian
+
+
 def test_as_of_cuts_the_timeline_on_the_corrected_date(demo_app):
     anna = client_of(demo_app, "anna")
     cid = case_id(demo_app, "Farhad")

@@ -50,6 +50,13 @@ class Chronology:
     later: int = 0  # deadlines after `end`, not drawn
 
 
+def _shift(day: date, days: int) -> date:
+    """`day` moved by `days`, held within the calendar (date.min .. date.max) instead of overflowing."""
+    if days >= 0:
+        return day + timedelta(days=days) if (date.max - day).days >= days else date.max
+    return day + timedelta(days=days) if (day - date.min).days >= -days else date.min
+
+
 def _parse(value: Any) -> date | None:
     try:
         return date.fromisoformat(value) if isinstance(value, str) else None
@@ -119,10 +126,10 @@ def chronology(
     """The periods and marks of a case from its effective events and open deadlines."""
     bars = _periods(events)
     starts = [opened_on, *(b.start for b in bars)]
-    start = min(starts) - timedelta(days=7)
+    start = _shift(min(starts), -7)
     due = [date.fromisoformat(d["due_on"]) for d in deadlines]
-    horizon = today + timedelta(days=HORIZON_DAYS)
-    end = max([today, *(d for d in due if d <= horizon)]) + timedelta(days=14)
+    horizon = _shift(today, HORIZON_DAYS)
+    end = _shift(max([today, *(d for d in due if d <= horizon)]), 14)
     pic = Chronology(start=start, end=end, today=today, bars=bars)
     for e in events:
         if e.occurred_on < start:

@@ -48,6 +48,8 @@ def _ticks(start: date, end: date) -> list[tuple[date, str]]:
     while day <= end:
         if day >= start and (day.month - 1) % step == 0:
             out.append((day, str(day.year) if step == 12 or day.month == 1 else day.strftime("%Y-%m")))
+        if day.year == date.max.year and day.month == 12:
+            break
         day = (day + timedelta(days=32)).replace(day=1)
     return out
 

@@ -109,7 +109,7 @@ def new_case() -> Any:
 @login_required
 def case_page(case_id: str) -> Any:
     errors: dict[str, str] = {}
-    as_of = date_arg("as_of", errors)
+    as_of = date_arg("as_of", errors, latest=runtime().today())
     page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
     return render_template(
         "cases/case.html",
