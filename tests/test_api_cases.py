@@ -222,3 +222,11 @@ def test_paging_is_complete_whatever_the_collation(app: Any, api_for: Any) -> No
             break
     assert sorted(seen) == sorted(names)
     assert seen == listed(admin, limit=100)
+
+
+def test_a_pseudonym_that_case_folding_lengthens_is_stored_and_found(app: Any, api_for: Any) -> None:
+    admin = api_for(app, "admin")
+    for name in ("ß" * 200, "İ" * 200, "ﬃ" * 200):
+        case_id = open_case(admin, name)
+        assert admin.get(f"/cases/{case_id}").get_json()["status"]["pseudonym"] == name
+    assert len(admin.get("/cases", q="ss").get_json()["cases"]) == 1

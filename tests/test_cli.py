@@ -273,6 +273,11 @@ def user_errors(tmp: Path) -> list[tuple[str, list[str], dict[str, str], str | N
         ("bad-revision", ["db", "downgrade", "nonsense"], {}, None, ("nonsense",)),
         ("export-nowhere", ["export", "-o", str(tmp / "no" / "such.jsonl")], {}, None, ("such.jsonl",)),
         ("bad-key", ["verify"], {"TRACKER_DATA_KEY": "short"}, None, ("TRACKER_DATA_KEY",)),
+        ("bad-url", ["verify"], {"TRACKER_DATABASE_URL": "not a url"}, None, ("TRACKER_DATABASE_URL",)),
+        ("unknown-engine", ["db", "upgrade"], {"TRACKER_DATABASE_URL": "bogus://x"}, None,
+         ("TRACKER_DATABASE_URL",)),
+        ("missing-driver", ["serve"], {"TRACKER_DATABASE_URL": "postgresql://u@127.0.0.1/x"}, None,
+         ("postgresql+psycopg",)),
     ]  # fmt: skip
 
 
@@ -284,7 +289,7 @@ def error_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     return cli
 
 
-@pytest.mark.parametrize("index", range(10), ids=[e[0] for e in user_errors(Path("/nowhere"))])
+@pytest.mark.parametrize("index", range(13), ids=[e[0] for e in user_errors(Path("/nowhere"))])
 def test_user_errors_are_one_line_on_stderr_without_a_traceback(error_cli: Cli, index: int) -> None:
     _name, args, env, stdin, words = user_errors(error_cli.folder)[index]
     proc = error_cli.run(*args, input=None if stdin is None else stdin + "\n", **env)
@@ -324,3 +329,40 @@ def test_a_bad_rules_file_stops_start_up_with_one_line(
     last = one_line_error(proc)
     assert [line for line in proc.stderr.splitlines() if line.strip()] == [last], proc.stderr
     assert "org-rules.toml: appeal_periods[1] (FR): period" in last and "fortnight" in last, last
+
+
+def on_a_terminal(cli: Cli, *args: str) -> str:
+    """Run a command with stderr on a pseudo-terminal, as a person at a shell would; what stderr showed."""
+    import pty
+
+    main, side = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [str(TRACKER), *args], stdout=subprocess.PIPE, stderr=side, env=cli.env, timeout=120, check=False
+        )
+        os.close(side)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal is closed once everything written to it was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main)
+    assert proc.returncode == 0, shown
+    return shown.decode(errors="replace")
+
+
+def test_long_commands_show_progress_on_a_terminal_and_stay_quiet_otherwise(cli: Cli, tmp_path: Path) -> None:
+    cli.migrate_with_users(anna="caseworker")
+    for name in ("yevgeny.jsonl", "sportsmaster.jsonl"):
+        shown = on_a_terminal(cli, "import", str(DATA / name))
+        assert "importing" in shown and "100%" in shown
+    assert "exporting" in on_a_terminal(cli, "export", "-o", str(tmp_path / "all.jsonl"))
+    assert "verifying" in on_a_terminal(cli, "verify")
+    assert "rebuilding" in on_a_terminal(cli, "rebuild")
+    # Without a terminal (scripts, logs, cron) nothing but the result is written.
+    assert cli.ok("verify").stderr == ""

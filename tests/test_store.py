@@ -284,8 +284,19 @@ def bypass_trigger(rt: Any, statement: str, params: dict[str, Any]) -> None:
         # The newest event leaves no gap behind; the case's read model still knows it existed.
         ("DELETE FROM events WHERE case_id = :case AND version = 4", "version 4 is missing"),
         ("DELETE FROM events WHERE case_id = :case", "version 1 is missing"),
+        # Positions are not hashed: an event moved in the global order is caught by the order itself.
+        (
+            "UPDATE events SET position = (SELECT max(position) + 100 FROM events) "
+            "WHERE case_id = :case AND version = 2",
+            "version 3 has position",
+        ),
+        (
+            "UPDATE events SET position = (SELECT max(position) + 100 FROM events) "
+            "WHERE case_id = :case AND version = 4",
+            "newest event is at position",
+        ),
     ],
-    ids=["data", "recorded_by", "deleted", "newest-deleted", "all-deleted"],
+    ids=["data", "recorded_by", "deleted", "newest-deleted", "all-deleted", "moved", "newest-moved"],
 )
 def test_verify_names_the_case_whose_events_were_changed_by_hand(
     rt: Any, statement: str, problem: str

@@ -8,7 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from tracker.config import ConfigError
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -29,6 +32,16 @@ def is_sqlite(url: str | sa.URL) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine; on SQLite with WAL, a busy timeout, and BEGIN IMMEDIATE for write units."""
+    try:
+        return _make_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"TRACKER_DATABASE_URL is not a database URL the tracker can use ({exc.__class__.__name__}); "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/NAME"
+        ) from None
+
+
+def _make_engine(url: str, **kwargs: Any) -> sa.Engine:
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(url, **kwargs)

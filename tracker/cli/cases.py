@@ -70,14 +70,15 @@ def export(case_ids: tuple[str, ...], output: Path | None) -> None:
     if output is None:
         transfer.export_cases(runtime(), OPERATOR, ids, sys.stdout)
         return
+    total = len(ids) if ids else integrity.case_count(runtime())
     tmp = output.with_name(output.name + ".part")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:  # a missing folder, no permission, a full disk ...
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            count = transfer.export_cases(runtime(), OPERATOR, ids, fh)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh, progress(total, "exporting") as step:
+            count = transfer.export_cases(runtime(), OPERATOR, ids, fh, step)
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -88,7 +89,8 @@ def export(case_ids: tuple[str, ...], output: Path | None) -> None:
 @with_appcontext
 def verify() -> None:
     """Check every case's hash chain and version sequence; exit 1 naming each broken case."""
-    checked, broken = integrity.verify(runtime())
+    with progress(integrity.case_count(runtime()), "verifying") as step:
+        checked, broken = integrity.verify(runtime(), step)
     for b in broken:
         click.echo(f"case {b.case_id}: {b.problem}", err=True)
     if broken:
@@ -100,7 +102,8 @@ def verify() -> None:
 @with_appcontext
 def rebuild() -> None:
     """Rebuild every read model from the events."""
-    count = integrity.rebuild(runtime())
+    with progress(integrity.case_count(runtime()), "rebuilding") as step:
+        count = integrity.rebuild(runtime(), step)
     click.echo(f"rebuilt {count} cases")
 
 

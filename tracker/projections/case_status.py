@@ -80,7 +80,8 @@ def status_values(
         "version": version,
         "position": position,
         "pseudonym": pseudonym,
-        "pseudonym_key": pseudonym.casefold(),
+        # Case folding can lengthen a text ("ß" -> "ss"); the key column holds 200 characters.
+        "pseudonym_key": pseudonym.casefold()[:200],
         "category": status["category"] or "",
         "state": status["state"] or "open",
         "country": status["country"],

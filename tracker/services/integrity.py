@@ -25,6 +25,12 @@ class Broken:
     problem: str
 
 
+def case_count(rt: Runtime) -> int:
+    """How many cases the store holds (the length of a verify, a rebuild or a whole export)."""
+    with rt.db.read() as session:
+        return int(session.scalar(sa.select(sa.func.count()).where(EventRow.version == 1)) or 0)
+
+
 def verify(rt: Runtime, progress: Callable[[int], None] | None = None) -> tuple[int, list[Broken]]:
     """Check every case's version sequence and hash chain; return the count checked and the broken ones."""
     with rt.db.read() as session:
@@ -37,22 +43,35 @@ def _truncated(session: Session, broken: list[Broken]) -> list[str]:
     # A chain cut at its end still links; the read model, written in each append's transaction,
     # remembers the version the case reached.
     top = (
-        sa.select(EventRow.case_id, sa.func.max(EventRow.version).label("version"))
+        sa.select(
+            EventRow.case_id,
+            sa.func.max(EventRow.version).label("version"),
+            sa.func.max(EventRow.position).label("position"),
+        )
         .group_by(EventRow.case_id)
         .subquery()
     )
     query = (
-        sa.select(CaseRow.case_id, CaseRow.version, top.c.version)
+        sa.select(CaseRow.case_id, CaseRow.version, top.c.version, CaseRow.position, top.c.position)
         .outerjoin(top, top.c.case_id == CaseRow.case_id)
-        .where(sa.or_(top.c.version.is_(None), top.c.version < CaseRow.version))
+        .where(
+            sa.or_(
+                top.c.version.is_(None), top.c.version < CaseRow.version, top.c.position != CaseRow.position
+            )
+        )
         .order_by(CaseRow.case_id)
     )
     named = {b.case_id for b in broken}
     empty = []
-    for case_id, reached, stored in session.execute(query):
-        if case_id not in named:
+    for case_id, reached, stored, recorded_position, position in session.execute(query):
+        if case_id in named:
+            pass
+        elif stored is None or stored < reached:
             missing = (stored or 0) + 1
             problem = f"version {missing} is missing (the case reached version {reached})"
+            broken.append(Broken(case_id, problem))
+        else:
+            problem = f"its newest event is at position {position}, but was stored at {recorded_position}"
             broken.append(Broken(case_id, problem))
         if stored is None:
             empty.append(case_id)
@@ -64,22 +83,27 @@ def check_chains(session: Session, progress: Callable[[int], None] | None = None
     broken: list[Broken] = []
     checked = 0
     current: str | None = None
-    expected_version, previous = 1, GENESIS
+    expected_version, previous, position = 1, GENESIS, 0
     failed = False
     query = sa.select(EventRow).order_by(EventRow.case_id, EventRow.version).execution_options(yield_per=2000)
     for row in session.scalars(query):
         if row.case_id != current:
-            current, expected_version, previous, failed = row.case_id, 1, GENESIS, False
+            current, expected_version, previous, position, failed = row.case_id, 1, GENESIS, 0, False
             checked += 1
             if progress:
                 progress(1)
         if failed:
             continue
         problem = _check_row(row, expected_version, previous)
+        if problem is None and row.position <= position:
+            # Positions are not hashed (the database gives them), but a case's must rise with its versions.
+            problem = (
+                f"version {row.version} has position {row.position}, not after version {row.version - 1}'s"
+            )
         if problem:
             broken.append(Broken(row.case_id, problem))
             failed = True
-        expected_version, previous = row.version + 1, row.hash
+        expected_version, previous, position = row.version + 1, row.hash, row.position
     return checked, broken
 
 

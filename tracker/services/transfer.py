@@ -211,7 +211,13 @@ class _UserCache:
         return self.known[name]
 
 
-def export_cases(rt: Runtime, actor: Actor, ids: Iterable[str] | None, out: TextIO) -> int:
+def export_cases(
+    rt: Runtime,
+    actor: Actor,
+    ids: Iterable[str] | None,
+    out: TextIO,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write cases as import lines; sensitive fields opened (erased ones left out)."""
     with rt.db.write() as session:
         wanted = list(ids) if ids else case_ids(session)
@@ -224,6 +230,8 @@ def export_cases(rt: Runtime, actor: Actor, ids: Iterable[str] | None, out: Text
             key = rt.case_key(session, case_id)
             out.write(json.dumps(_export_line(rows, key), ensure_ascii=False) + "\n")
             count += 1
+            if progress:
+                progress(1)
         target = wanted[0] if len(wanted) == 1 else None
         audit.record(session, actor.username, "export", target, {"cases": count, "all": ids is None})
     return count
