@@ -327,6 +327,10 @@ def test_admins_erase_personal_data_from_the_case_page(demo_app):
     assert done.status_code == 302
     page = text(ada.get(f"/cases/{cid}"))
     assert "+7 700 000 0001" not in page and "[erased]" in page
+    russian = text(ada.get(f"/cases/{cid}?lang=ru"))
+    timeline = russian.split('id="timeline"')[1]
+    assert "[стёрто]" in timeline and "[erased]" not in russian
+    ada.get("/?lang=en")
     anna = client_of(demo_app, "anna")
     assert anna.post(f"/cases/{cid}/erase", data={"reason": "x", "confirm": "yes"}).status_code == 400
     forbidden = post_form(
@@ -341,7 +345,7 @@ def test_the_audit_view_checks_the_chain_and_lists_who_read_the_case(demo_app):
     sam.get(f"/cases/{cid}")
     page = text(sam.get(f"/cases/{cid}/audit"))
     assert 'data-intact="true"' in page and "The hash chain is intact" in page
-    assert re.search(r"<td>sam</td><td>page</td>", page)
+    assert re.search(r"<td>sam</td><td>case page</td>", page)
     hashes = re.findall(r'<code class="hash" title="([0-9a-f]{64})"', page)
     assert len(hashes) == len(set(hashes)) > 10
     engine = demo_app.extensions["tracker"].db.engine
@@ -356,6 +360,26 @@ def test_the_audit_view_checks_the_chain_and_lists_who_read_the_case(demo_app):
         )
     broken = text(sam.get(f"/cases/{cid}/audit"))
     assert 'data-intact="false"' in broken and "version 3" in broken
+    russian = text(sam.get(f"/cases/{cid}/audit?lang=ru"))
+    assert "Цепочка хешей нарушена: хеш версии 3 не соответствует её содержимому и цепочке" in russian
+    assert "does not match" not in russian
+
+
+def test_the_audit_view_in_russian_names_each_read_and_date_precision(demo_app):
+    sam = client_of(demo_app, "sam")
+    cid = case_id(demo_app, "Farhad")
+    sam.get(f"/cases/{cid}")
+    sam.get(f"/cases/{cid}?as_of=2023-01-05")
+    sam.get(f"/cases/{cid}/events/new?type=note_added")
+    page = text(sam.get(f"/cases/{cid}/audit?lang=ru"))
+    log = page.split('id="access-log"')[1]
+    whats = re.findall(r"<td>sam</td><td>([^<]*)</td>", log)
+    assert {"страница дела", "страница дела на 2023-01-05", "форма события", "аудит дела"} <= set(whats)
+    raw = page.split('id="raw-history"')[1].split("</table>")[0]
+    assert "(с точностью до месяца)" in raw and "(с точностью до года)" in raw
+    assert "(месяца)" not in raw and "(года)" not in raw
+    english = text(sam.get(f"/cases/{cid}/audit?lang=en"))
+    assert "(month only)" in english and "<td>sam</td><td>case page as of 2023-01-05</td>" in english
 
 
 def test_alerts_inbox_and_acknowledge(demo_app):

@@ -81,6 +81,7 @@ def test_the_svg_draws_bars_marks_and_today(sqlite_app):
         g.lang = "ru"
         russian = str(chart.render(pic, as_of=True))
     assert "На дату 2024-06-01" in russian
+    assert ">Пребывание</text>" in russian  # the lane's short name fits the gutter
 
 
 @pytest.mark.parametrize(

@@ -28,14 +28,22 @@ def _catalogue():
         return read_po(fh, locale="ru")
 
 
-def _extracted() -> set[str]:
-    found: set[str] = set()
+def _extracted() -> set[tuple[str | None, str]]:
+    """(context, msgid) of every string of the UI."""
+    found: set[tuple[str | None, str]] = set()
     method_map = [("tracker/web/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "ngettext": (1, 2),
+        "pgettext": ((1, "c"), 2),
+        "_l": None,
+        "lazy_gettext": None,
+    }
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, keywords=keywords
     ):
-        found.add(message[0] if isinstance(message, tuple) else message)
+        found.add((context, message[0] if isinstance(message, tuple) else message))
     return found
 
 
@@ -51,8 +59,8 @@ def test_every_string_of_the_ui_has_a_russian_translation():
         assert not message.fuzzy, f"fuzzy: {key!r}"
         for text_ in strings:
             assert set(PLACEHOLDER.findall(text_)) <= set(PLACEHOLDER.findall(key)), key
-        translated[key] = strings
-    missing = sorted(_extracted() - set(translated))
+        translated[(message.context, key)] = strings
+    missing = sorted(_extracted() - set(translated), key=str)
     assert not missing, f"strings without a Russian translation (run pybabel extract/update): {missing}"
 
 
@@ -180,3 +188,21 @@ def test_wtforms_messages_are_translated(sqlite_app):
     client.get("/?lang=ru")
     page = text(post_form(client, "/admin/users", {"username": "", "role": "caseworker", "password": ""}))
     assert "Обязательное поле." in page
+
+
+@pytest.mark.parametrize(
+    "lang, title, message",
+    [
+        ("en", "Error 410", "The request could not be answered (error 410)."),
+        ("ru", "Ошибка 410", "На этот запрос нельзя ответить (ошибка 410)."),
+    ],
+)
+def test_an_unlisted_http_error_has_a_translated_page(sqlite_app, lang, title, message):
+    from flask import abort
+
+    sqlite_app.add_url_rule("/gone-for-good", "gone_for_good", lambda: abort(410))
+    response = sqlite_app.test_client().get(f"/gone-for-good?lang={lang}")
+    assert response.status_code == 410
+    page = text(response)
+    assert f"<h1>{title}</h1>" in page and message in page
+    assert "Gone" not in page

@@ -60,7 +60,11 @@ def _http(exc: HTTPException) -> Any:
         return _page(413, _("Too large"), _("What was sent is too large."))
     if code >= 500:
         return _server_error(exc)
-    return _page(code, exc.name, exc.name)
+    return _page(
+        code,
+        _("Error %(code)s", code=code),
+        _("The request could not be answered (error %(code)s).", code=code),
+    )
 
 
 def _server_error(exc: Exception) -> Any:

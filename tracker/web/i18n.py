@@ -12,10 +12,12 @@ from urllib.parse import urlencode
 from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from tracker.crypto.codec import ERASED
 from tracker.events.catalogue import CATALOGUE
 from tracker.events.countries import COUNTRY_CODES
 from tracker.services import account
@@ -132,6 +134,8 @@ def deadline_title(title: str) -> str:
 
 def show_value(type_name: str, field_name: str, value: Any) -> str:
     """A payload value as a person reads it."""
+    if value == ERASED:
+        return _("[erased]")
     event_type = CATALOGUE.get(type_name)
     kind = "str"
     if event_type is not None and field_name in event_type.field_names:
@@ -170,6 +174,8 @@ def init_app(app: Flask) -> None:
         role_label=lambda r: str(labels.ROLES.get(r, r)),
         deadline_kind_label=labels.deadline_kind_label,
         audit_action_label=lambda a: str(labels.AUDIT_ACTIONS.get(a, a)),
+        access_label=labels.access_label,
+        precision_label=labels.precision_label,
         country_name=country_name,
         deadline_title=deadline_title,
         show_value=show_value,

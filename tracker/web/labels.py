@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 
 TYPES = {
@@ -291,6 +293,44 @@ AUDIT_ACTIONS = {
     "backup": _l("backup"),
     "restore": _l("restore"),
 }
+
+# What a read of a case was, as the access log keeps it ("page", "page as of 2023-01-05", ...).
+ACCESS_ACTIONS = {
+    "page": _l("case page"),
+    "event form": _l("event form"),
+    "audit": _l("audit view"),
+    "status": _l("status"),
+    "events": _l("events"),
+    "deadlines": _l("deadlines"),
+    "export": _l("export"),
+}
+_ACCESS_AS_OF = {
+    "page": _l("case page as of %(day)s"),
+    "status": _l("status as of %(day)s"),
+}
+_AS_OF = re.compile(r"(?P<what>[a-z ]+) as of (?P<day>\d{4}-\d\d-\d\d)")
+
+# How exact a date is, said on its own (WORDS' "day"/"month"/"year" complete "exact to the ...").
+PRECISIONS = {
+    "day": _l("exact day"),
+    "month": _l("month only"),
+    "year": _l("year only"),
+}
+
+
+def access_label(action: str) -> str:
+    """An access-log entry's "what" in the current language (as it is when not known)."""
+    label = ACCESS_ACTIONS.get(action)
+    if label is not None:
+        return str(label)
+    match = _AS_OF.fullmatch(action)
+    if match and match.group("what") in _ACCESS_AS_OF:
+        return str(_ACCESS_AS_OF[match.group("what")]) % {"day": match.group("day")}
+    return action
+
+
+def precision_label(precision: str) -> str:
+    return str(PRECISIONS.get(precision, precision))
 
 
 def type_label(name: str) -> str:

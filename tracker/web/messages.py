@@ -159,6 +159,23 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         {},
     ),
     (r"only admins .*", _l("only admins may do this"), {}),
+    # The hash-chain check (services/integrity.py).
+    (
+        r"version (?P<n>\d+) is missing \(found (?P<found>\d+)\)",
+        _l("version %(n)s is missing (version %(found)s comes instead)"),
+        {},
+    ),
+    (
+        r"version (?P<n>\d+) is missing \(the case reached version (?P<reached>\d+)\)",
+        _l("version %(n)s is missing (the case had reached version %(reached)s)"),
+        {},
+    ),
+    (r"version 1 is not case_opened", _l("version 1 is not the opening of the case"), {}),
+    (
+        r"the hash of version (?P<n>\d+) does not match its content and chain",
+        _l("the hash of version %(n)s does not match its content and chain"),
+        {},
+    ),
     (
         r"the personal data of case \S+ was already erased",
         _l("the personal data of this case was already erased"),

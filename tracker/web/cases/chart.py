@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from markupsafe import Markup, escape
 
 from tracker.events.catalogue import CATALOGUE
@@ -22,7 +23,8 @@ LANES = ("location", "stay", "detention", "events", "deadlines")
 def _lane_names() -> dict[str, str]:
     return {
         "location": _("Where"),
-        "stay": _("Legal stay"),
+        # Its own entry: the lane's name must fit the LEFT gutter (the status card says it in full).
+        "stay": pgettext("chronology lane", "Legal stay"),
         "detention": _("Detention"),
         "events": _("Events"),
         "deadlines": _("Deadlines"),
