@@ -127,6 +127,36 @@ def test_security_headers_on_every_page(sqlite_app):
     _check_headers(client.post("/logout"))  # even a refused form
 
 
+def test_security_headers_on_a_case_its_forms_its_audit_and_a_user_page(sqlite_app):
+    client = signed_in(sqlite_app, "ada", "admin")
+    opened = post_form(
+        client,
+        "/cases/new",
+        {"occurred_on": "2024-02-01", "f-pseudonym": "Heron", "f-citizenship": "RU", "f-category": "other"},
+    )
+    assert opened.status_code == 302
+    case = opened.headers["Location"]
+    make_user(sqlite_app, "anna", "caseworker")
+    with sqlite_app.extensions["tracker"].db.read() as session:
+        anna = session.scalar(sa.select(UserRow.id).where(UserRow.username == "anna"))
+    refused = client.post(f"{case}/events/new", data={"type": "note_added", "occurred_on": "x"})
+    for response in (
+        client.get(case),
+        client.get(f"{case}?as_of=2024-02-02&lang=ru"),
+        client.get(f"{case}/events/new?type=note_added"),
+        client.get(f"{case}/events/new"),
+        post_form(
+            client, f"{case}/events/new", {"type": "note_added"}, page=f"{case}/events/new?type=note_added"
+        ),
+        client.get(f"{case}/audit"),
+        client.get(f"/admin/users/{anna}"),
+        refused,
+    ):
+        assert response.status_code < 500, response.request.path
+        assert response.status_code != 404, response.request.path
+        _check_headers(response)
+
+
 def test_session_cookie_is_httponly_samesite_and_secure_over_https(sqlite_app):
     make_user(sqlite_app, "anna", "caseworker")
     plain = sign_in(sqlite_app.test_client(), "anna")
