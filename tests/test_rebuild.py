@@ -152,6 +152,9 @@ FACTS = st.one_of(
     fact("caseworker_unassigned", username=ONE(["anna", "boris"])),
     fact("case_closed", outcome="other"),
     fact("case_reopened"),
+    # Types no deadline rule names: their appends leave the stored deadlines as they are.
+    fact("note_added", text="n"),
+    fact("threat_reported", kind="calls"),
 )
 ACTIONS = st.lists(
     st.tuples(st.sampled_from(["fact", "fact", "fact", "correct", "retract"]), FACTS, st.sampled_from(DAYS),

@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -107,6 +108,15 @@ class Rules:
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(self.kind_rules)
+
+    @cached_property
+    def event_types(self) -> frozenset[str]:
+        """The event types that can change a case's deadlines: an append of any other type leaves them."""
+        named: set[str] = {"deadline_resolved", "case_closed", "case_reopened", "event_corrected"}
+        named |= {"event_retracted", "fled_country", "relocated"}  # arrivals, for filing windows
+        for rule in self.kind_rules.values():
+            named |= rule.sources | rule.superseded_by | rule.met_by | rule.resolved_by | rule.contacts
+        return frozenset(named)
 
     @property
     def max_lead_days(self) -> int:

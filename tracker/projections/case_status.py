@@ -25,28 +25,49 @@ def _dump(state: dict) -> str:
     return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def project(session: Session, case_id: str, new_rows: Sequence[EventRow], rules: Rules, today: date) -> None:
-    """Update every read model of one case after its new events were flushed."""
+def project(
+    session: Session,
+    case_id: str,
+    new_rows: Sequence[EventRow],
+    rules: Rules,
+    today: date,
+    prior: Sequence[Any] | None = None,
+) -> None:
+    """Update every read model of one case after its new events were flushed.
+
+    `prior` is the case's stream before them (`read_streams` rows) when the caller has just read it.
+    """
     row = session.get(CaseRow, case_id)
-    new = sorted((to_recorded(r) for r in new_rows), key=lambda e: e.sort_key)
-    stream: list[Recorded] | None = None
-    if row is not None and all(
+    added = [to_recorded(r) for r in new_rows]
+    new = sorted(added, key=lambda e: e.sort_key)
+    # Deadlines are derived from the whole stream: only when an event that can change them came.
+    deadlines_change = row is None or any(e.type in rules.event_types for e in new)
+    stream = None
+    if prior is not None and (deadlines_change or any(e.type in CORRECTION_TYPES for e in new)):
+        stream = [*(recorded(*r[:10]) for r in prior), *added]
+    previous = json.loads(row.fold) if row is not None else None
+    before = set(previous["caseworkers"]) if previous is not None else None
+    if previous is not None and all(
         e.type not in CORRECTION_TYPES and e.sort_key > (row.fold_on, row.fold_version) for e in new
     ):
         # The new facts come after everything folded so far: continue the fold.
-        state = json.loads(row.fold)
+        state = previous
         for event in new:
             state = fold.apply(state, event)
         last = new[-1] if new else None
     else:
-        stream = [to_recorded(r) for r in read_stream(session, case_id)]
+        if stream is None:
+            stream = [to_recorded(r) for r in read_stream(session, case_id)]
         state, last = _fold_all(stream)
     if row is None:
         row = CaseRow(case_id=case_id)
         session.add(row)
     erased = any(r.type == "personal_data_erased" for r in new_rows)
     _store_row(row, state, last, new_rows[-1], erased)
-    _sync_assignments(session, case_id, state)
+    if before != set(state["caseworkers"]):
+        _sync_assignments(session, case_id, state)
+    if not deadlines_change:
+        return
     if stream is None:
         stream = [to_recorded(r) for r in read_stream(session, case_id)]
     write_deadlines(session, case_id, derive(stream, rules), row.state == "open")
@@ -106,9 +127,20 @@ def _sync_assignments(session: Session, case_id: str, state: dict) -> None:
 
 
 def write_deadlines(session: Session, case_id: str, deadlines: Sequence[Deadline], case_open: bool) -> None:
-    """Replace the stored deadlines of a case by freshly derived ones."""
-    session.execute(sa.delete(DeadlineRow).where(DeadlineRow.case_id == case_id))
-    session.add_all(DeadlineRow(**values) for values in deadline_values(case_id, deadlines, case_open))
+    """Make the stored deadlines of a case those freshly derived, writing only what changed."""
+    wanted = {values["key"]: values for values in deadline_values(case_id, deadlines, case_open)}
+    have = {r.key: r for r in session.scalars(sa.select(DeadlineRow).where(DeadlineRow.case_id == case_id))}
+    for key, stored in have.items():
+        if key not in wanted:
+            session.delete(stored)
+    for key, values in wanted.items():
+        stored = have.get(key)
+        if stored is None:
+            session.add(DeadlineRow(**values))
+            continue
+        for name, value in values.items():
+            if getattr(stored, name) != value:
+                setattr(stored, name, value)
 
 
 def deadline_values(case_id: str, deadlines: Sequence[Deadline], case_open: bool) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
-from tracker.store.events import ConcurrencyError, NewEvent, append, head, lock_for_append
-from tracker.store.hashing import canonical_json
+from tracker.store.events import ConcurrencyError, NewEvent, append, lock_for_append, read_streams
+from tracker.store.hashing import GENESIS, canonical_json
 from tracker.store.tables import EventRow
 
 ASSIGNING = frozenset({"caseworker_assigned", "caseworker_unassigned"})
@@ -33,12 +33,20 @@ def may_see(session: Session, actor: Actor, case_id: str) -> bool:
     return session.get(AssignmentRow, (actor.username, case_id)) is not None
 
 
+def sensitive_fields(event: EventInput, target_type: str | None) -> list[str]:
+    """The sensitive fields an event carries (a correction: those of its new payload)."""
+    sensitive = SENSITIVE.get(event.type, frozenset())
+    nested = SENSITIVE.get(target_type or "", frozenset()) if event.type == "event_corrected" else frozenset()
+    inner = event.data.get("data", {}) if nested else {}
+    return [n for n in sensitive if n in event.data] + [n for n in nested if n in inner]
+
+
 def seal(event: EventInput, event_id: str, case_id: str, key: bytes | None, target_type: str | None) -> str:
     """The stored JSON text of a payload, its sensitive fields encrypted under the case key."""
     data = dict(event.data)
     sensitive = SENSITIVE.get(event.type, frozenset())
     nested = SENSITIVE.get(target_type or "", frozenset()) if event.type == "event_corrected" else frozenset()
-    touched = [n for n in sensitive if n in data] + [n for n in nested if n in data.get("data", {})]
+    touched = sensitive_fields(event, target_type)
     if touched and key is None:
         raise ValidationError(
             {touched[0]: "the personal data of this case was erased; it cannot be recorded"}
@@ -59,18 +67,39 @@ def metadata_text(source: str, request_id: str | None, causation_id: str | None)
     return canonical_json(meta)
 
 
-def case_context(session: Session, case_id: str, version: int, state: str) -> CaseContext:
+def case_context(
+    session: Session,
+    case_id: str,
+    version: int,
+    state: str,
+    stream: Sequence[sa.Row[Any]] | None = None,
+    deadline_keys: bool = True,
+) -> CaseContext:
+    """What the case rules need of the history; `stream` is the case's `read_streams` rows, when read.
+
+    Only `deadline_resolved` (or a correction of one) names deadlines: others need not read their keys.
+    """
     ctx = CaseContext(version=version, state=state)
-    for event_id, type_ in session.execute(
-        sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
-    ):
-        ctx.types[event_id] = type_
-    if "event_retracted" in ctx.types.values():
-        for data in session.scalars(
-            sa.select(EventRow.data).where(EventRow.case_id == case_id, EventRow.type == "event_retracted")
+    if stream is None:
+        for event_id, type_ in session.execute(
+            sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
         ):
-            ctx.retracted.add(json.loads(data)["event_id"])
-    ctx.deadline_keys = set(session.scalars(sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)))
+            ctx.types[event_id] = type_
+        if "event_retracted" in ctx.types.values():
+            for data in session.scalars(
+                sa.select(EventRow.data).where(
+                    EventRow.case_id == case_id, EventRow.type == "event_retracted"
+                )
+            ):
+                ctx.retracted.add(json.loads(data)["event_id"])
+    else:
+        for row in stream:
+            ctx.types[row.id] = row.type
+            if row.type == "event_retracted":
+                ctx.retracted.add(json.loads(row.data)["event_id"])
+    if deadline_keys:
+        query = sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)
+        ctx.deadline_keys = set(session.scalars(query))
     return ctx
 
 
@@ -85,8 +114,13 @@ def append_checked(
     *,
     source: str,
     request_id: str | None = None,
+    previous_hash: str | None = None,
+    prior: Sequence[sa.Row[Any]] | None = None,
 ) -> list[EventRow]:
-    """Check each event against the case so far, seal it, append the batch and project it."""
+    """Check each event against the case so far, seal it, append the batch and project it.
+
+    `previous_hash` and `prior` (the newest hash and the stream so far) save reading them again.
+    """
     today = rt.today()
     expected = ctx.version
     wanted = {e.data["username"] for e in events if e.type in ASSIGNING}
@@ -99,8 +133,8 @@ def append_checked(
     users = existing_usernames(session, wanted)
     meta = metadata_text(source, request_id, None)
     batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta)
-    rows = append(session, case_id, expected, batch, actor.username, rt.now())
-    project(session, case_id, rows, rt.rules, today)
+    rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
+    project(session, case_id, rows, rt.rules, today, prior)
     count_appends_on_commit(session, source, len(rows))
     return rows
 
@@ -186,18 +220,30 @@ def record_event(
             raise Forbidden("auditors have read-only access")
         if event.type in ASSIGNING and actor.role == "caseworker":
             raise Forbidden("only supervisors and admins assign caseworkers")
-        current = head(session, case_id)
-        version = current[0] if current else 0
+        stream = read_streams(session, [case_id])
+        version = stream[-1].version if stream else 0
         if expected_version is not None and expected_version != version:
             raise ConcurrencyError(case_id, expected_version, version)
         row = session.get(CaseRow, case_id)
-        ctx = case_context(session, case_id, version, row.state if row else "open")
+        names_deadline = event.type in ("deadline_resolved", "event_corrected")
+        ctx = case_context(session, case_id, version, row.state if row else "open", stream, names_deadline)
         # Correcting or retracting an assignment changes who follows the case just as assigning does.
         target = ctx.types.get(event.data.get("event_id", "")) if event.type in CORRECTION_TYPES else None
         if target in ASSIGNING and actor.role == "caseworker":
             raise Forbidden("only supervisors and admins assign caseworkers")
-        key = rt.case_key(session, case_id)
+        # The case key is opened only for an event that has something to seal.
+        key = rt.case_key(session, case_id) if sensitive_fields(event, target) else None
         (stored,) = append_checked(
-            rt, session, actor, case_id, [event], ctx, key, source=source, request_id=request_id
+            rt,
+            session,
+            actor,
+            case_id,
+            [event],
+            ctx,
+            key,
+            source=source,
+            request_id=request_id,
+            previous_hash=stream[-1].hash if stream else GENESIS,
+            prior=stream,
         )
         return stored.id, stored.version

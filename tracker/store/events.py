@@ -184,7 +184,10 @@ def read_stream(session: Session, case_id: str, after_version: int = 0) -> list[
 
 
 def read_streams(session: Session, case_ids: Sequence[str]) -> list[sa.Row[Any]]:
-    """The events of several cases as plain rows, case by case in version order (for rebuilds)."""
+    """The events of several cases as plain rows, case by case in version order.
+
+    The first ten columns are the arguments of `tracker.projections.recorded.recorded`.
+    """
     c = EventRow.__table__.c
     return list(
         session.execute(
@@ -200,6 +203,7 @@ def read_streams(session: Session, case_ids: Sequence[str]) -> list[sa.Row[Any]]
                 c.recorded_by,
                 c.data,
                 c.position,
+                c.hash,
             )
             .where(c.case_id.in_(case_ids))
             .order_by(c.case_id, c.version)
