@@ -6,6 +6,8 @@ import base64
 import html
 import json
 import re
+import sqlite3
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,41 @@ def test_only_admins_erase_and_an_erased_case_takes_no_new_personal_data(
     assert r.status_code == 422 and "erased" in r.get_json()["fields"]["phone"]
     add_event(admin, case, "contact_made", "2023-02-02", {"channel": "signal"})
     assert PHONE not in answers(admin, case)
+
+
+def test_an_open_reader_makes_erase_say_the_wal_may_keep_the_key_quickly_and_a_checkpoint_finishes_it(
+    sqlite_app: Any, api_for: Any
+) -> None:
+    rt = sqlite_app.extensions["tracker"]
+    admin = api_for(sqlite_app, "admin")
+    case = seed(admin)
+    with rt.db.read() as session:
+        wrapped = session.get(CaseKeyRow, case).wrapped
+    database = Path(sa.make_url(rt.db.url).database or "")
+    wal = database.with_name(database.name + "-wal")
+
+    reader = sqlite3.connect(database, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM case_keys").fetchone()  # holds a read snapshot
+        started = time.monotonic()
+        result = run(sqlite_app, "erase", case, "--reason", "deletion request")
+        elapsed = time.monotonic() - started
+        assert elapsed < 10, elapsed
+        assert result.exit_code == 1, result.output
+        assert "erased (version" in result.output
+        (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert "may remain in the write-ahead log" in error and "tracker db checkpoint" in error
+        assert "Traceback" not in result.output
+        # The erasure itself stands.
+        with rt.db.read() as session:
+            assert session.get(CaseKeyRow, case) is None
+        assert admin.get(f"/cases/{case}/events").get_json()["events"][-1]["type"] == "personal_data_erased"
+        assert wrapped in database.read_bytes() + wal.read_bytes()  # what the message warns of
+    finally:
+        reader.close()
+
+    done = run(sqlite_app, "db", "checkpoint")
+    assert done.exit_code == 0, done.output
+    raw = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert wrapped not in raw

@@ -16,7 +16,7 @@ from tracker.auth.users import SYSTEM, Actor
 from tracker.cli import runtime
 from tracker.services import demo as demo_service
 from tracker.services import integrity, transfer
-from tracker.services.erasure import AlreadyErased, erase_case
+from tracker.services.erasure import AlreadyErased, WalNotEmptied, erase_case
 from tracker.services.runtime import NotFound
 
 OPERATOR = Actor("operator", "admin")
@@ -132,6 +132,9 @@ def erase(case_id: str, reason: str) -> None:
         version = erase_case(runtime(), SYSTEM, _case_arg(case_id), reason)
     except AlreadyErased as exc:
         raise click.ClickException(f"{exc}; nothing was changed") from None
+    except WalNotEmptied as exc:
+        click.echo(f"personal data of case {case_id} erased (version {exc.version})")
+        raise click.ClickException(str(exc)) from None
     click.echo(f"personal data of case {case_id} erased (version {version})")
 
 

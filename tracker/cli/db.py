@@ -1,4 +1,4 @@
-"""tracker db upgrade | downgrade | current"""
+"""tracker db upgrade | downgrade | current | checkpoint"""
 
 from __future__ import annotations
 
@@ -68,6 +68,28 @@ def current() -> None:
     click.echo(
         f"database at {migrate.current_revision(_url()) or 'base'}; head is {migrate.head_revision(_url())}"
     )
+
+
+@db.command("checkpoint")
+@click.option(
+    "--wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for readers.",
+)
+@with_appcontext
+def checkpoint(wait: float) -> None:
+    """Empty SQLite's write-ahead log into the database file (finishes an erasure's cleanup)."""
+    from tracker.cli import runtime
+    from tracker.services import erasure
+
+    if not erasure.checkpoint(runtime(), wait=wait):
+        raise click.ClickException(
+            "other connections are still reading: the write-ahead log was not emptied; "
+            "close them (or stop the server) and run `tracker db checkpoint` again"
+        )
+    click.echo("write-ahead log emptied" if runtime().db.sqlite else "nothing to do on PostgreSQL")
 
 
 COMMANDS = [db]

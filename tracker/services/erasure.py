@@ -24,6 +24,21 @@ class AlreadyErased(Exception):
     """The case's personal data was erased before; there is no key left to destroy."""
 
 
+WAL_NOT_EMPTIED = (
+    "the erasure is recorded, but other connections are reading: the key's bytes may remain in the "
+    "write-ahead log until a checkpoint succeeds; run `tracker db checkpoint` once they are done"
+)
+
+
+class WalNotEmptied(Exception):
+    """The erasure stands (key deleted, event appended), but SQLite's write-ahead log still holds
+    the old key page: readers kept the checkpoint from emptying it."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(WAL_NOT_EMPTIED)
+        self.version = version
+
+
 def erase_case(
     rt: Runtime,
     actor: Actor,
@@ -36,7 +51,8 @@ def erase_case(
     """Destroy the case key so every sensitive field is unreadable for good; returns the new version.
 
     The key row is deleted (SQLite's secure_delete zeroes its bytes) and, on SQLite, the write-ahead
-    log is checkpointed and truncated so that no older copy of the page stays on disk.
+    log is checkpointed and truncated so that no older copy of the page stays on disk. Raises
+    WalNotEmptied (carrying the new version) when open readers keep the log from being emptied.
     """
     if actor.role != "admin":
         raise Forbidden("only admins erase personal data")
@@ -57,25 +73,37 @@ def erase_case(
         version = row.version
     if not checkpoint(rt):
         log.warning("write-ahead log busy: case %s's old key page goes at the next checkpoint", case_id)
+        raise WalNotEmptied(version)
     return version
 
 
-def checkpoint(rt: Runtime, attempts: int = 20) -> bool:
+def checkpoint(rt: Runtime, wait: float = 3.0) -> bool:
     """Move every page of SQLite's write-ahead log into the database and empty the log.
 
-    Returns False when readers kept it from finishing; the next checkpoint then does it. On
-    PostgreSQL there is nothing to do here (see docs/security.md).
+    Tries for about `wait` seconds, each try waiting briefly for readers; returns False when they
+    kept it from finishing (the next checkpoint then does it). On PostgreSQL there is nothing to do
+    here (see docs/security.md).
     """
     if not rt.db.sqlite:
         return True
-    for attempt in range(attempts):
+    deadline = time.monotonic() + wait
+    while True:
         raw = rt.db.engine.raw_connection()
         try:
-            # The raw connection runs in autocommit: a checkpoint cannot run inside a transaction.
-            busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cur = raw.cursor()
+            # A short busy timeout: the connection's usual 30 s per try would hold the caller for
+            # minutes. The raw connection runs in autocommit: a checkpoint cannot run inside a
+            # transaction.
+            cur.execute("PRAGMA busy_timeout=200")
+            try:
+                busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
         finally:
             raw.close()
         if not busy:
             return True
-        time.sleep(0.05 * (attempt + 1))
-    return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)

@@ -190,6 +190,15 @@ def erase(case_id: str) -> Any:
         flash(translate(next(iter(exc.fields.values()), str(exc))), "error")
     except erasure.AlreadyErased:
         flash(_("The personal data of this case was already erased."), "error")
+    except erasure.WalNotEmptied:
+        flash(
+            _(
+                "The personal data of this case was erased, but other connections are reading: the key's "
+                "bytes may remain in the write-ahead log until a checkpoint succeeds. Run "
+                "“tracker db checkpoint” on the server once they are done."
+            ),
+            "error",
+        )
     else:
         flash(_("The personal data of this case was erased."), "info")
     return redirect(url_for("web_cases.case_page", case_id=cid))
