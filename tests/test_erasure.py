@@ -224,3 +224,34 @@ def test_an_open_reader_makes_erase_say_the_wal_may_keep_the_key_quickly_and_a_c
     assert done.exit_code == 0, done.output
     raw = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert wrapped not in raw
+
+
+def test_the_web_erase_flashes_that_the_wal_may_keep_the_key_while_a_reader_is_open(
+    sqlite_app: Any, api_for: Any
+) -> None:
+    rt = sqlite_app.extensions["tracker"]
+    admin = api_for(sqlite_app, "admin")
+    case = seed(admin)
+    client = sqlite_app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    assert token
+    data = {"username": admin.username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data).status_code == 302
+    page = client.get(f"/cases/{case}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token
+    reader = sqlite3.connect(Path(sa.make_url(rt.db.url).database or ""), isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM case_keys").fetchone()
+        started = time.monotonic()
+        form = {"reason": "deletion request", "confirm": "Sparrow", "csrf_token": token.group(1)}
+        done = client.post(f"/cases/{case}/erase", data=form, follow_redirects=True)
+        assert time.monotonic() - started < 10
+    finally:
+        reader.close()
+    shown = html.unescape(done.get_data(as_text=True))
+    assert "may remain in the write-ahead log" in shown and "tracker db checkpoint" in shown
+    with rt.db.read() as session:
+        assert session.get(CaseKeyRow, case) is None

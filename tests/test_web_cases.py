@@ -319,10 +319,27 @@ def test_admins_erase_personal_data_from_the_case_page(demo_app):
     ada = client_of(demo_app, "ada")
     cid = case_id(demo_app, "Farhad")
     assert "+7 700 000 0001" in text(ada.get(f"/cases/{cid}"))
-    unconfirmed = post_form(ada, f"/cases/{cid}/erase", {"reason": "request"}, page=f"/cases/{cid}")
-    assert unconfirmed.status_code == 302 and "+7 700 000 0001" in text(ada.get(f"/cases/{cid}"))
+    form = text(ada.get(f"/cases/{cid}")).split('id="erase"')[1]
+    assert 'name="confirm"' in form and 'type="checkbox"' not in form and "Farhad" in form
+    for typed in ("", "yes", "farhad", "Farha"):  # the pseudonym typed exactly, nothing else
+        wrong = post_form(
+            ada, f"/cases/{cid}/erase", {"reason": "request", "confirm": typed}, page=f"/cases/{cid}"
+        )
+        assert wrong.status_code == 422, typed
+        field = text(wrong).split('id="erase-confirm"')[1]
+        assert field.index("This is not the pseudonym of this case") < field.index("</div>")
+        assert "+7 700 000 0001" in text(wrong)
+    no_reason = post_form(ada, f"/cases/{cid}/erase", {"confirm": "Farhad"}, page=f"/cases/{cid}")
+    assert no_reason.status_code == 422
+    assert 'id="erase-reason-error">Give the reason for the erasure.<' in text(no_reason)
+    russian_refusal = post_form(
+        ada, f"/cases/{cid}/erase?lang=ru", {"reason": "r", "confirm": "x"}, page=f"/cases/{cid}"
+    )
+    assert "Это не псевдоним этого дела" in text(russian_refusal)
+    ada.get("/?lang=en")
+    assert "+7 700 000 0001" in text(ada.get(f"/cases/{cid}"))
     done = post_form(
-        ada, f"/cases/{cid}/erase", {"reason": "request", "confirm": "yes"}, page=f"/cases/{cid}"
+        ada, f"/cases/{cid}/erase", {"reason": "request", "confirm": " Farhad "}, page=f"/cases/{cid}"
     )
     assert done.status_code == 302
     page = text(ada.get(f"/cases/{cid}"))
@@ -332,9 +349,9 @@ def test_admins_erase_personal_data_from_the_case_page(demo_app):
     assert "[стёрто]" in timeline and "[erased]" not in russian
     ada.get("/?lang=en")
     anna = client_of(demo_app, "anna")
-    assert anna.post(f"/cases/{cid}/erase", data={"reason": "x", "confirm": "yes"}).status_code == 400
+    assert anna.post(f"/cases/{cid}/erase", data={"reason": "x", "confirm": "Farhad"}).status_code == 400
     forbidden = post_form(
-        anna, f"/cases/{cid}/erase", {"reason": "x", "confirm": "yes"}, page=f"/cases/{cid}"
+        anna, f"/cases/{cid}/erase", {"reason": "x", "confirm": "Farhad"}, page=f"/cases/{cid}"
     )
     assert forbidden.status_code == 403
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 
 import sqlalchemy as sa
 
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 class AlreadyErased(Exception):
     """The case's personal data was erased before; there is no key left to destroy."""
+
+
+class NotConfirmed(Exception):
+    """The confirmation typed is not the case's pseudonym; nothing was erased."""
 
 
 WAL_NOT_EMPTIED = (
@@ -47,6 +52,7 @@ def erase_case(
     *,
     source: str = "cli",
     address: str | None = None,
+    confirm: str | None = None,
 ) -> int:
     """Destroy the case key so every sensitive field is unreadable for good; returns the new version.
 
@@ -63,6 +69,8 @@ def erase_case(
         current = head(session, case_id)
         if case is None or current is None:
             raise NotFound(case_id)
+        if confirm is not None and _normal(confirm) != _normal(case.pseudonym):
+            raise NotConfirmed("the confirmation is not the case's pseudonym")
         deleted = session.execute(sa.delete(CaseKeyRow).where(CaseKeyRow.case_id == case_id))
         if deleted.rowcount == 0:  # type: ignore[attr-defined]
             raise AlreadyErased(f"the personal data of case {case_id} was already erased")
@@ -75,6 +83,10 @@ def erase_case(
         log.warning("write-ahead log busy: case %s's old key page goes at the next checkpoint", case_id)
         raise WalNotEmptied(version)
     return version
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def checkpoint(rt: Runtime, wait: float = 3.0) -> bool:

@@ -111,10 +111,14 @@ def case_page(case_id: str) -> Any:
     errors: dict[str, str] = {}
     as_of = date_arg("as_of", errors, latest=runtime().today())
     page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
+    return _render_case(page, errors)
+
+
+def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
     return render_template(
         "cases/case.html",
         page=page,
-        chart=chart.render(page.chronology, as_of is not None),
+        chart=chart.render(page.chronology, page.as_of is not None),
         types=pickable_types(current_user.role),
         errors=errors,
         may_record=current_user.actor.may_record,
@@ -181,11 +185,20 @@ def erase(case_id: str) -> Any:
     if actor.role != "admin":
         abort(403)
     reason = (request.form.get("reason") or "").strip()
-    if not reason or request.form.get("confirm") != "yes":
-        flash(_("Give a reason and tick the box to confirm the erasure."), "error")
-        return redirect(url_for("web_cases.case_page", case_id=cid, _anchor="erase"))
+    typed = request.form.get("confirm") or ""
+
+    def refused(field: str, message: str) -> Any:
+        page = timeline.case_page(runtime(), actor, cid, None)
+        return _render_case(page, {field: message}), 422
+
+    if not reason:
+        return refused("erase_reason", _("Give the reason for the erasure."))
     try:
-        erasure.erase_case(runtime(), actor, cid, reason, source="web", address=client_address())
+        erasure.erase_case(
+            runtime(), actor, cid, reason, source="web", address=client_address(), confirm=typed
+        )
+    except erasure.NotConfirmed:
+        return refused("erase_confirm", _("This is not the pseudonym of this case; nothing was erased."))
     except ValidationError as exc:
         flash(translate(next(iter(exc.fields.values()), str(exc))), "error")
     except erasure.AlreadyErased:
