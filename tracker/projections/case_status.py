@@ -42,9 +42,17 @@ def project(
     new = sorted(added, key=lambda e: e.sort_key)
     # Deadlines are derived from the whole stream: only when an event that can change them came.
     deadlines_change = row is None or any(e.type in rules.event_types for e in new)
-    stream = None
-    if prior is not None and (deadlines_change or any(e.type in CORRECTION_TYPES for e in new)):
-        stream = [*(recorded(*r[:10]) for r in prior), *added]
+    stream: list[Recorded] | None = None
+
+    def whole_stream() -> list[Recorded]:
+        nonlocal stream
+        if stream is None:
+            if prior is None:
+                stream = [to_recorded(r) for r in read_stream(session, case_id)]
+            else:
+                stream = [*(recorded(*r[:10]) for r in prior), *added]
+        return stream
+
     previous = json.loads(row.fold) if row is not None else None
     before = set(previous["caseworkers"]) if previous is not None else None
     if previous is not None and all(
@@ -56,9 +64,7 @@ def project(
             state = fold.apply(state, event)
         last = new[-1] if new else None
     else:
-        if stream is None:
-            stream = [to_recorded(r) for r in read_stream(session, case_id)]
-        state, last = _fold_all(stream)
+        state, last = _fold_all(whole_stream())
     if row is None:
         row = CaseRow(case_id=case_id)
         session.add(row)
@@ -66,11 +72,8 @@ def project(
     _store_row(row, state, last, new_rows[-1], erased)
     if before != set(state["caseworkers"]):
         _sync_assignments(session, case_id, state)
-    if not deadlines_change:
-        return
-    if stream is None:
-        stream = [to_recorded(r) for r in read_stream(session, case_id)]
-    write_deadlines(session, case_id, derive(stream, rules), row.state == "open")
+    if deadlines_change:
+        write_deadlines(session, case_id, derive(whole_stream(), rules), row.state == "open")
 
 
 def _fold_all(stream: list[Recorded]) -> tuple[dict, Recorded | None]:
