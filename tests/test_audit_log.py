@@ -165,3 +165,25 @@ def test_audit_export_command(app: Any, log: Any, tmp_path: Any) -> None:
     assert bad.exit_code == 2 and "dance" in bad.output
     bad = runner.invoke(cli, ["audit", "export", "--since", "2024-31-01"])
     assert bad.exit_code == 2 and "since" in bad.output
+
+
+def test_users_made_from_the_command_line_and_by_the_demo_are_recorded(app: Any, rt: Any) -> None:
+    runner = app.test_cli_runner()
+    command = ["user", "create", "vera", "--role", "caseworker", "--password-stdin"]
+    made = runner.invoke(cli, command, input="a long password 1\n")
+    assert made.exit_code == 0, made.output
+    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024"]).exit_code == 0
+    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024"]).exit_code == 0  # nothing new
+    with rt.db.read() as session:
+        rows = session.scalars(sa.select(AuditRow).where(AuditRow.action == "user_created")).all()
+        got = sorted((r.actor, r.target, json.loads(r.detail or "{}")["role"]) for r in rows)
+    assert got == sorted(
+        [
+            ("operator", "vera", "caseworker"),
+            ("operator", "ada", "admin"),
+            ("operator", "sam", "supervisor"),
+            ("operator", "anna", "caseworker"),
+            ("operator", "boris", "caseworker"),
+            ("operator", "otto", "auditor"),
+        ]
+    )

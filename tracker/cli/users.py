@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from tracker.auth.tables import ROLES, UserRow
 from tracker.auth.users import Actor, UserError, create_user
 from tracker.cli import runtime
-from tracker.services import tokens
+from tracker.services import audit, tokens
 from tracker.services.tokens import MAX_EXPIRY_DAYS
 
 OPERATOR = Actor("operator", "admin")
@@ -40,6 +40,7 @@ def create(name: str, role: str, email: str | None, password_stdin: bool) -> Non
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with runtime().db.write() as session:
         create_user(session, name, role, password, email)
+        audit.record(session, OPERATOR.username, "user_created", name, {"role": role})
     click.echo(f"created {role} {name}")
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from tracker.auth.users import create_user, find_user
 from tracker.events.catalogue import CATALOGUE
 from tracker.projections.tables import CaseRow
+from tracker.services import audit
 from tracker.services.runtime import Runtime
 from tracker.services.transfer import import_file
 
@@ -69,6 +70,7 @@ def load_demo(rt: Runtime, password: str) -> tuple[list[str], int]:
         for name, role in DEMO_USERS.items():
             if find_user(session, name) is None:
                 create_user(session, name, role, password)
+                audit.record(session, "operator", "user_created", name, {"role": role})
                 created.append(name)
         have_cases = session.scalar(
             sa.select(sa.func.count())
