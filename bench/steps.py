@@ -103,13 +103,14 @@ def step_http(b: Bench) -> None:
         time.sleep(0.5)
         b.sec.add(
             Row(
-                "server peak memory (master + 4 workers, RSS)",
+                "server peak memory (master + 4 workers, PSS)",
                 "MB",
                 TIME,
-                server.peak_mb,
+                server.peak_pss_mb,
                 target=b.time_target(300),
-                note=f"sum of the processes' RSS sampled every 0.2 s; as PSS (pages shared "
-                f"between the processes counted once): {server.peak_pss_mb:.0f} MB",
+                note="the memory the server takes from the machine: the processes' PSS (pages shared "
+                "between the forked processes counted once) sampled every 0.2 s; their RSS added up, "
+                f"shared pages counted in every process: {server.peak_mb:.0f} MB",
             )
         )
     finally:
