@@ -47,6 +47,23 @@ def test_wrong_password_is_refused_and_recorded(sqlite_app):
     assert audit_actions(sqlite_app) == ["signin_failed", "signin_failed"]
 
 
+def test_a_failed_sign_in_names_in_the_audit_log_only_an_account_that_exists(sqlite_app):
+    make_user(sqlite_app, "anna", "caseworker")
+    client = sqlite_app.test_client()
+    assert sign_in(client, "Anna ", "not-the-password").status_code == 401
+    assert sign_in(client, "Sekret-Passw0rd!", "x").status_code == 401  # a password in the name box
+    limit = sqlite_app.config["SIGNIN_MAX_ATTEMPTS"]
+    for _ in range(limit):
+        sign_in(client, "Sekret-Passw0rd!", "x")
+    assert sign_in(client, "Sekret-Passw0rd!", "x").status_code == 429  # still throttled by it
+    with sqlite_app.extensions["tracker"].db.read() as session:
+        rows = session.scalars(sa.select(AuditRow).order_by(AuditRow.id)).all()
+        recorded = [(r.actor, r.target, r.detail or "") for r in rows]
+    assert recorded[0][:2] == ("anna", "anna")
+    assert all(r[:2] == ("unknown", "unknown") for r in recorded[1:]) and len(recorded) > 2
+    assert not any("sekret" in " ".join(r).lower() for r in recorded)
+
+
 def test_twenty_wrong_passwords_in_a_row_are_refused(sqlite_app):
     make_user(sqlite_app, "anna", "caseworker")
     make_user(sqlite_app, "boris", "caseworker")

@@ -92,11 +92,14 @@ def sign_in(rt: Runtime, username: str, password: str, code: str | None, address
     username = username.strip().lower()[:64]
     address = (address or "unknown")[:64]
     with rt.db.write() as session:
+        user = find_user(session, username)
+        # The audit log, which auditors read, names only accounts that exist: what was typed into the
+        # user name box may be a password. The raw value stays in the attempts table, for the limits.
+        named = username if user is not None else "unknown"
         wait = _throttle(session, rt, username, address)
         if wait:
-            audit.record(session, username, "signin_failed", username, {"reason": "throttled"}, address)
+            audit.record(session, named, "signin_failed", named, {"reason": "throttled"}, address)
             return SigninResult(None, "throttled", wait)
-        user = find_user(session, username)
         ok = check_password(user.password_hash if user else None, password) and user is not None
         problem = None if ok and user is not None and user.active else "invalid"
         if problem is None and user is not None and not second_factor.verify(session, user, code):
@@ -106,7 +109,7 @@ def sign_in(rt: Runtime, username: str, password: str, code: str | None, address
         )
         if problem is not None or user is None:
             detail = {"reason": "second factor" if problem == "code" else "password or account"}
-            audit.record(session, username, "signin_failed", username, detail, address)
+            audit.record(session, named, "signin_failed", named, detail, address)
             return SigninResult(None, problem or "invalid")
         audit.record(session, username, "signin", username, None, address)
         return SigninResult(_session_user(user, second_factor.required_roles(session)))
