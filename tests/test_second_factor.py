@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -104,3 +105,30 @@ def test_required_roles_and_disabling(rt: Any) -> None:
         left = session.scalar(sa.select(sa.func.count()).where(RecoveryCodeRow.user_id == ada.id))
     assert left == 0
     assert check(rt, None, "ada")
+
+
+def test_two_simultaneous_sign_ins_cannot_both_spend_one_recovery_code(app: Any) -> None:
+    runtime = app.extensions["tracker"]
+    with runtime.db.write() as session:
+        create_user(session, "anna", "caseworker", PASSWORD)
+    _secret, codes = enrol(runtime)
+    second: dict[str, Any] = {}
+
+    def other_sign_in() -> None:
+        try:
+            second["ok"] = check(runtime, codes[0])
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            second["error"] = exc
+
+    with runtime.db.write() as session:
+        assert sf.verify(session, find_user(session, "anna"), codes[0])
+        session.flush()
+        thread = threading.Thread(target=other_sign_in)
+        thread.start()
+        thread.join(timeout=1.5)  # it waits for this transaction (or, unlocked, has already read)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert second == {"ok": False}
+    with runtime.db.read() as session:
+        used = session.scalar(sa.select(sa.func.count()).where(RecoveryCodeRow.used_at.is_not(None)))
+    assert used == 1

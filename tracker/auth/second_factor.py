@@ -83,12 +83,20 @@ def verify(session: Session, user: UserRow, code: str | None) -> bool:
     assert user.totp_secret is not None
     if code.isdigit() and pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
         return True
-    for row in session.scalars(
-        sa.select(RecoveryCodeRow).where(
+    unused = session.execute(
+        sa.select(RecoveryCodeRow.id, RecoveryCodeRow.code_hash).where(
             RecoveryCodeRow.user_id == user.id, RecoveryCodeRow.used_at.is_(None)
         )
-    ):
-        if check_password(row.code_hash, code.lower()):
-            row.used_at = datetime.now(UTC)
-            return True
+    ).all()
+    for code_id, code_hash in unused:
+        if check_password(code_hash, code.lower()):
+            # Spent only if still unused: of two simultaneous sign-ins with one code, the second
+            # waits for the first's row lock and then finds it used.
+            spent = session.execute(
+                sa.update(RecoveryCodeRow)
+                .where(RecoveryCodeRow.id == code_id, RecoveryCodeRow.used_at.is_(None))
+                .values(used_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+            return spent.rowcount == 1  # type: ignore[attr-defined]
     return False
