@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 TYPES = {
@@ -329,26 +330,47 @@ def access_label(action: str) -> str:
     return action
 
 
+_TRANSLATED: dict[tuple[object, int], str] = {}
+
+
+def _text(label: object) -> str:
+    """A label of the tables above in the request's language; each is looked up once per language.
+
+    A page shows a label for every field of every event: asking the catalogue each time costs more
+    than the rest of the page. The labels live as long as the module, so their ids are stable.
+    """
+    if isinstance(label, str):
+        return label
+    key = (get_locale(), id(label))
+    text = _TRANSLATED.get(key)
+    if text is None:
+        text = _TRANSLATED[key] = str(label)
+    return text
+
+
 def precision_label(precision: str) -> str:
-    return str(PRECISIONS.get(precision, precision))
+    return _text(PRECISIONS.get(precision, precision))
 
 
 def type_label(name: str) -> str:
-    return str(TYPES.get(name, name))
+    return _text(TYPES.get(name, name))
 
 
 def field_label(type_name: str, name: str) -> str:
     label = FIELD_OVERRIDES.get((type_name, name)) or FIELDS.get(name)
-    return str(label) if label is not None else name
+    return _text(label) if label is not None else name
+
+
+_YES, _NO = _l("yes"), _l("no")
 
 
 def choice_label(value: object) -> str:
     if isinstance(value, bool):
-        return str(_l("yes") if value else _l("no"))
+        return _text(_YES if value else _NO)
     text = str(value)
     label = CHOICES.get(text) or WORDS.get(text) or ROLES.get(text)
-    return str(label) if label is not None else text
+    return _text(label) if label is not None else text
 
 
 def deadline_kind_label(kind: str) -> str:
-    return str(DEADLINE_KINDS.get(kind, kind))
+    return _text(DEADLINE_KINDS.get(kind, kind))
