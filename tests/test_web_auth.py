@@ -39,11 +39,11 @@ def test_wrong_password_is_refused_and_recorded(sqlite_app):
     client = sqlite_app.test_client()
     response = sign_in(client, "anna", "not-the-password")
     assert response.status_code == 401
-    assert "Wrong user name or password." in text(response)
+    assert "Wrong user name, password or code." in text(response)
     assert 'value="anna"' in text(response)  # the user name is kept, the password is not
     assert "not-the-password" not in text(response)
     unknown = sign_in(client, "nobody", "whatever-it-is")
-    assert text(unknown).count("Wrong user name or password.") == 1  # same answer as a wrong password
+    assert text(unknown).count("Wrong user name, password or code.") == 1  # as for a wrong password
     assert audit_actions(sqlite_app) == ["signin_failed", "signin_failed"]
 
 
@@ -230,14 +230,21 @@ def test_second_factor_enrolment_and_sign_in_with_a_code(sqlite_app):
     secret, codes = _enrol(client)
     post_form(client, "/logout", {}, page="/")
     fresh = sqlite_app.test_client()
-    assert sign_in(fresh, "anna").status_code == 401  # the password alone is not enough now
-    assert sign_in(fresh, "anna", code="123456").status_code == 401
+    no_code = sign_in(fresh, "anna")
+    assert no_code.status_code == 401  # the password alone is not enough now
+    wrong_code = sign_in(fresh, "anna", code="123456")
+    assert wrong_code.status_code == 401
+    wrong_password = sign_in(fresh, "anna", "not-the-password", code="123456")
+    # The same answer whether the password or the code was wrong: it does not confirm a password.
+    flashes = [re.findall(r'class="flash error"[^>]*>([^<]*)<', text(r)) for r in (no_code, wrong_code)]
+    assert flashes == [re.findall(r'class="flash error"[^>]*>([^<]*)<', text(wrong_password))] * 2
+    assert flashes[0] == ["Wrong user name, password or code."]
     assert sign_in(fresh, "anna", code=pyotp.TOTP(secret).now()).status_code == 302
     other = sqlite_app.test_client()
     assert sign_in(other, "anna", code=codes[0]).status_code == 302  # a recovery code, once
     assert sign_in(sqlite_app.test_client(), "anna", code=codes[0]).status_code == 401
     actions = audit_actions(sqlite_app, "anna")
-    assert "second_factor_enabled" in actions and actions.count("signin_failed") == 3
+    assert "second_factor_enabled" in actions and actions.count("signin_failed") == 4
 
 
 def test_a_role_that_requires_a_second_factor_enrols_first(sqlite_app):

@@ -63,12 +63,11 @@ def login() -> Any:
                 ),
                 "error",
             )
-        elif result.problem == "code":
-            status = 401
-            flash(_("The second-factor code is missing or not right."), "error")
         else:
+            # One answer for a wrong password and a wrong or missing code: a different one for the
+            # code would tell whoever guesses passwords that the password was right.
             status = 401
-            flash(_("Wrong user name or password."), "error")
+            flash(_("Wrong user name, password or code."), "error")
     elif request.method == "POST":
         status = 400
     form.password.data = ""
