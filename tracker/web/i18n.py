@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -94,9 +95,14 @@ def countries() -> tuple[tuple[str, str], ...]:
     return _countries(current_lang())
 
 
+@cache
+def _territories(lang: str) -> Mapping[str, str]:
+    return Locale.parse(lang).territories
+
+
 def country_name(code: object) -> str:
     text = str(code or "")
-    return Locale.parse(current_lang()).territories.get(text, text) if text in COUNTRY_CODES else text
+    return _territories(current_lang()).get(text, text) if text in COUNTRY_CODES else text
 
 
 def show_date(value: object, precision: str = "day") -> str:

@@ -357,7 +357,9 @@ def type_label(name: str) -> str:
 
 
 def field_label(type_name: str, name: str) -> str:
-    label = FIELD_OVERRIDES.get((type_name, name)) or FIELDS.get(name)
+    label = FIELD_OVERRIDES.get((type_name, name))
+    if label is None:
+        label = FIELDS.get(name)
     return _text(label) if label is not None else name
 
 
@@ -368,8 +370,12 @@ def choice_label(value: object) -> str:
     if isinstance(value, bool):
         return _text(_YES if value else _NO)
     text = str(value)
-    label = CHOICES.get(text) or WORDS.get(text) or ROLES.get(text)
-    return _text(label) if label is not None else text
+    # Not `a or b`: the truth of a lazy label is its translation.
+    for table in (CHOICES, WORDS, ROLES):
+        label = table.get(text)
+        if label is not None:
+            return _text(label)
+    return text
 
 
 def deadline_kind_label(kind: str) -> str:
