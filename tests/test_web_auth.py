@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from browser.webkit import PASSWORD, csrf_token, make_user, post_form, sign_in, signed_in, text
 
 from tracker.auth.tables import AuditRow, UserRow
+from tracker.auth.users import issue_token
 
 
 def audit_actions(app, actor: str | None = None) -> list[str]:
@@ -268,11 +269,20 @@ def signed_in_without_check(app, name):
     return client
 
 
-def test_a_password_reset_ends_the_users_sessions(sqlite_app):
+def test_a_password_reset_ends_the_users_sessions_and_revokes_their_api_tokens(sqlite_app):
     anna = signed_in(sqlite_app, "anna", "caseworker")
     admin = signed_in(sqlite_app, "ada", "admin")
-    with sqlite_app.extensions["tracker"].db.read() as session:
+    rt = sqlite_app.extensions["tracker"]
+    with rt.db.write() as session:
         anna_id = session.scalar(sa.select(UserRow.id).where(UserRow.username == "anna"))
+        tokens = [issue_token(session, "anna"), issue_token(session, "anna", "laptop")]
+        other = issue_token(session, "ada")
+    api = sqlite_app.test_client()
+
+    def answer(token):  # type: ignore[no-untyped-def]
+        return api.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert [answer(t) for t in tokens] == [200, 200]
     response = post_form(
         admin,
         f"/admin/users/{anna_id}/password",
@@ -280,6 +290,9 @@ def test_a_password_reset_ends_the_users_sessions(sqlite_app):
         page=f"/admin/users/{anna_id}",
     )
     assert response.status_code == 302
+    assert "their API tokens were revoked" in text(admin.get(response.headers["Location"]))
+    assert [answer(t) for t in tokens] == [401, 401]
+    assert answer(other) == 200  # only the user's own tokens
     assert anna.get("/").status_code == 302
     assert sign_in(sqlite_app.test_client(), "anna", "a-brand-new-password").status_code == 302
     assert "password_reset" in audit_actions(sqlite_app, "ada")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
-from tracker.auth.tables import ROLES, UserRow
+from tracker.auth.tables import ROLES, TokenRow, UserRow
 from tracker.auth.users import Actor, UserError, create_user, hash_password, validate_password
 from tracker.services import audit
 from tracker.services.runtime import Forbidden, NotFound, Runtime
@@ -101,14 +101,23 @@ def change_user(
         return _info(row)
 
 
-def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str, address: str) -> None:
-    """Set a new password; the user's open sessions end with the old one."""
+def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str, address: str) -> int:
+    """Set a new password; the user's open sessions end with the old one and their API tokens are
+    revoked (a reset usually means the account may be in other hands). Returns how many tokens."""
     _admin(actor)
     validate_password(password)
     with rt.db.write() as session:
         row = _get(session, user_id)
         row.password_hash = hash_password(password)
-        audit.record(session, actor.username, "password_reset", row.username, None, address)
+        revoked = session.execute(
+            sa.update(TokenRow)
+            .where(TokenRow.user_id == row.id, TokenRow.revoked_at.is_(None))
+            .values(revoked_at=rt.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        detail = {"tokens_revoked": revoked}
+        audit.record(session, actor.username, "password_reset", row.username, detail, address)
+        return int(revoked)
 
 
 def reset_second_factor(rt: Runtime, actor: Actor, user_id: int, address: str) -> None:

@@ -105,7 +105,13 @@ def reset_password(user_id: int) -> Any:
         except UserError as exc:
             flash(translate(str(exc)), "error")
         else:
-            flash(_("The password was reset; the user's open sessions have ended."), "info")
+            flash(
+                _(
+                    "The password was reset; the user's open sessions have ended "
+                    "and their API tokens were revoked."
+                ),
+                "info",
+            )
     else:
         flash(_("Type the new password."), "error")
     return redirect(url_for("web_admin.user", user_id=user_id))
