@@ -214,7 +214,9 @@ def record_event(
     """Append one event to a case the actor may write; returns its id and version."""
     with rt.db.write() as session:
         lock_for_append(session)
-        if not may_see(session, actor, case_id):
+        # Held here, the row stays in the session for the projection (it keeps only referenced rows).
+        row = session.get(CaseRow, case_id)
+        if row is None or not may_see(session, actor, case_id):
             raise NotFound(case_id)
         if not actor.may_record:
             raise Forbidden("auditors have read-only access")
@@ -224,7 +226,6 @@ def record_event(
         version = stream[-1].version if stream else 0
         if expected_version is not None and expected_version != version:
             raise ConcurrencyError(case_id, expected_version, version)
-        row = session.get(CaseRow, case_id)
         names_deadline = event.type in ("deadline_resolved", "event_corrected")
         ctx = case_context(session, case_id, version, row.state if row else "open", stream, names_deadline)
         # Correcting or retracting an assignment changes who follows the case just as assigning does.
