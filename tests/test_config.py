@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import open_case
 
 from tracker import config, create_app
+from tracker.cli import cli
 from tracker.config import ConfigError, load_settings
+from tracker.migrate import upgrade
 
 DEFAULTS = tomllib.loads(config.DEFAULTS_PATH.read_text(encoding="utf-8"))
 
@@ -284,3 +287,29 @@ def test_a_bad_data_key_variable_stops_start_up_naming_it(
     with pytest.raises(ConfigError, match="TRACKER_DATA_KEY"):
         started()
     assert not (instance / "data_key").exists()
+
+
+def test_the_instance_folder_and_a_new_sqlite_database_are_open_to_their_owner_only(
+    env: pytest.MonkeyPatch, tmp_path: Path, started: Any
+) -> None:
+    folder = tmp_path / "new" / "instance"
+    env.setenv("TRACKER_INSTANCE_PATH", str(folder))
+    old_umask = os.umask(0o022)  # the usual umask: SQLite and mkdir alone would give 0644 and 0755
+    try:
+        app = started()
+        database = folder / "tracker.db"
+        assert mode(folder) == 0o700
+        result = app.test_cli_runner().invoke(cli, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        with app.extensions["tracker"].db.write() as session:
+            session.execute(sa.text("SELECT 1"))
+        assert database.exists() and mode(database) == 0o600
+        for name in ("tracker.db-wal", "tracker.db-shm"):
+            if (folder / name).exists():
+                assert mode(folder / name) == 0o600, name
+        # Straight through the migrations, as the tests do, too.
+        other = tmp_path / "other.db"
+        upgrade(f"sqlite:///{other}")
+        assert mode(other) == 0o600
+    finally:
+        os.umask(old_umask)

@@ -80,7 +80,7 @@ def instance_secret(instance_path: Path, name: str, make: Any) -> str:
     path = instance_path / name
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    make_instance_folder(instance_path)
     value: str = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -96,6 +96,13 @@ def new_secret_key() -> str:
     return secrets.token_hex(32)
 
 
+def make_instance_folder(path: Path) -> None:
+    """Create the instance folder, if missing, open to its owner only: it holds the keys and maybe
+    the database. (A folder that exists keeps the mode it has.)"""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
 def instance_path() -> Path:
     """The instance folder: TRACKER_INSTANCE_PATH, else `instance/` beside the package."""
     return Path(os.environ.get("TRACKER_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
@@ -106,5 +113,5 @@ def database_url(settings: dict[str, Any], instance: Path) -> str:
     url = str(settings.get("DATABASE_URL") or "")
     if url:
         return url
-    instance.mkdir(parents=True, exist_ok=True)
+    make_instance_folder(instance)
     return f"sqlite:///{instance / 'tracker.db'}"

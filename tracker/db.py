@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,12 +90,28 @@ def bulk_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, A
             copy.write_row([row[c] for c in columns])
 
 
+def create_sqlite_file(url: str) -> None:
+    """Make a missing SQLite database file, empty and readable by its owner only.
+
+    SQLite would create it world-readable (0644 under the usual umask), and its -wal and -shm files
+    take the database file's mode. An existing file, or one whose folder is missing, is left alone.
+    """
+    if not is_sqlite(url):
+        return
+    name = sa.make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class Database:
     """The engine and session factory of one application."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, **engine_kwargs)  # refuses a bad URL; connects only when used
+        create_sqlite_file(url)
         self.sqlite = is_sqlite(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from tracker.config import PROJECT_ROOT
-from tracker.db import make_engine
+from tracker.db import create_sqlite_file, make_engine
 
 
 def alembic_config(url: str) -> Config:
@@ -19,6 +19,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    create_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 
