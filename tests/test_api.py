@@ -399,3 +399,23 @@ def test_the_alert_endpoints_answer_the_caller_only(admin: Any) -> None:
     error_of(admin.get("/alerts", unacknowledged="maybe"), 400)
     for alert_id in ("12345", "abc", "1" * 40):
         error_of(admin.post(f"/alerts/{alert_id}/ack"), 404)
+
+
+def test_every_api_answer_says_no_store(api_app: Any, admin: Any) -> None:
+    case = open_case(admin, legal_name="Ivan Example")
+    client = api_app.test_client()
+    bearer = {"Authorization": f"Bearer {admin.token}"}
+    answers = [
+        admin.get(f"/cases/{case}"),
+        admin.get(f"/cases/{case}/events"),
+        admin.get("/cases"),
+        admin.get("/deadlines"),
+        admin.post("/cases", {"pseudonym": "Owl"}),  # 422
+        admin.get("/cases/00000000-0000-0000-0000-000000000000"),  # 404
+        client.get("/api/v1/cases"),  # 401
+        client.get("/api/v1/no-such-endpoint", headers=bearer),  # 404 outside every route
+        client.get("/api/v1/openapi.json"),
+    ]
+    assert all(r.headers.get("Cache-Control") == "no-store" for r in answers), [
+        (r.request.path, r.status_code, r.headers.get("Cache-Control")) for r in answers
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from tracker.auth.users import Actor, actor_for_token
@@ -116,8 +116,17 @@ def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
     return error(exc.code or 500, exc.description or exc.name)
 
 
+def _no_store(response: Response) -> Response:
+    # Answers carry personal data: no browser, proxy or client library may keep a copy. On the
+    # application, not the blueprint, so that answers to unknown /api/v1 paths carry it too.
+    if request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     from tracker.api import alerts, calendar, cases, deadlines, meta  # noqa: F401
 
     app.register_blueprint(bp)
     app.register_blueprint(calendar.bp)
+    app.after_request(_no_store)
