@@ -270,3 +270,19 @@ def test_a_backup_sealed_with_the_right_key_but_a_broken_chain_is_refused(
     restore_backup(rt2, ADMIN, io.BytesIO(unchanged))  # the re-sealing itself is sound
     assert row_counts(rt2)["events"] == row_counts(rt)["events"]
     rt2.db.dispose()
+
+
+@pytest.mark.parametrize("command", ["backup", "export"])
+def test_a_leftover_part_file_does_not_lend_its_mode_to_the_output(
+    sqlite_app: Any, api_for: Any, tmp_path: Path, command: str
+) -> None:
+    open_case(api_for(sqlite_app, "admin"), legal_name="Ivan Example")
+    output = tmp_path / f"{command}.out"
+    leftover = output.with_name(output.name + ".part")
+    leftover.write_bytes(b"an interrupted run" * 1000)
+    leftover.chmod(0o644)
+    result = sqlite_app.test_cli_runner().invoke(cli, [command, "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    assert b"an interrupted run" not in output.read_bytes()
+    assert not leftover.exists()

@@ -73,7 +73,9 @@ def export(case_ids: tuple[str, ...], output: Path | None) -> None:
     total = len(ids) if ids else integrity.case_count(runtime())
     tmp = output.with_name(output.name + ".part")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A leftover .part would keep its own, maybe looser, mode: remove it and make a new file.
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:  # a missing folder, no permission, a full disk ...
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     try:

@@ -78,7 +78,9 @@ def backup(output: Path) -> None:
     """Write an encrypted, authenticated backup of the whole database to a file."""
     tmp = output.with_name(output.name + ".part")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A leftover .part would keep its own, maybe looser, mode: remove it and make a new file.
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     try:
