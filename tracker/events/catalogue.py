@@ -19,7 +19,7 @@ from tracker.events.fields import (
 )
 
 __all__ = [
-    "CATALOGUE", "DATE_PRECISIONS", "GROUPS", "SENSITIVE", "UPCASTERS", "EventType", "Field",
+    "CATALOGUE", "DATE_ORDER", "DATE_PRECISIONS", "GROUPS", "SENSITIVE", "UPCASTERS", "EventType", "Field",
     "ValidationError", "data_schema", "event_type_schema", "upcast", "validate_data",
     "validate_date_precision", "validate_occurred_on",
 ]  # fmt: skip
@@ -230,7 +230,7 @@ CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
 #: The (s) fields of each type.
 SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _TYPES}
 #: Date fields that must not lie before another date field of the same payload.
-_DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
+DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -242,7 +242,7 @@ def _known(type_name: object) -> EventType:
 
 def validate_data(type_name: str, data: object) -> dict[str, Any]:
     """The normalized payload of a `type_name` event, or ValidationError naming every bad field."""
-    return check_payload(_known(type_name), data, _DATE_ORDER.get(type_name))
+    return check_payload(_known(type_name), data, DATE_ORDER.get(type_name))
 
 
 def validate_occurred_on(type_name: str, value: object, today: date) -> date:
