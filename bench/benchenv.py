@@ -86,6 +86,11 @@ def _seed_users(db: BenchDb) -> None:
 
 def cli(db: BenchDb, *args: str, timeout: float = 3600) -> float:
     """Run `tracker ARGS` against the bench database; returns its wall time in seconds."""
+    return cli_output(db, *args, timeout=timeout)[0]
+
+
+def cli_output(db: BenchDb, *args: str, timeout: float = 3600) -> tuple[float, str]:
+    """Run `tracker ARGS` against the bench database; its wall time in seconds and what it printed."""
     env = {**os.environ, **db.env}
     start = time.perf_counter()
     done = subprocess.run(
@@ -94,7 +99,7 @@ def cli(db: BenchDb, *args: str, timeout: float = 3600) -> float:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"tracker {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
-    return wall
+    return wall, done.stdout
 
 
 def cli_ok(db: BenchDb, *args: str) -> bool:
