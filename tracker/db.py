@@ -105,6 +105,21 @@ def create_sqlite_file(url: str) -> None:
         os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+def plain_rows(session: Session, statement: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a query of plain columns (text, numbers, dates, booleans) as tuples.
+
+    On PostgreSQL straight from the driver's cursor: psycopg already gives Python values, and
+    skipping SQLAlchemy's result processing halves the time of a scan of hundreds of thousands of rows.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return [tuple(row) for row in conn.execute(statement)]
+    compiled = statement.compile(dialect=conn.dialect)
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.execute(str(compiled), compiled.params)
+        return list(cur.fetchall())
+
+
 class Database:
     """The engine and session factory of one application."""
 

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tracker.alerts.planning import ESCALATION, Owed, Watched
 from tracker.alerts.tables import AlertRow
 from tracker.auth.tables import UserRow
+from tracker.db import plain_rows
 from tracker.projections.tables import AssignmentRow, DeadlineRow
 
 _INSERT_BATCH = 2000
-_ARRAY_BATCH = 10_000
 
 
 def _in_window(until: date) -> sa.ColumnElement[bool]:
@@ -31,13 +28,14 @@ def watched(session: Session, until: date) -> tuple[list[Watched], dict[str, lis
     """The active deadlines due on or before `until` (overdue ones included), and the active users
     following each of their cases: one range scan of the index, the assignments joined to it."""
     follower = sa.and_(UserRow.username == AssignmentRow.username, UserRow.active.is_(True))
-    rows = session.execute(
+    rows = plain_rows(
+        session,
         sa.select(
             DeadlineRow.key, DeadlineRow.case_id, DeadlineRow.kind, DeadlineRow.due_on, UserRow.username
         )
         .outerjoin(AssignmentRow, AssignmentRow.case_id == DeadlineRow.case_id)
         .outerjoin(UserRow, follower)
-        .where(_in_window(until))
+        .where(_in_window(until)),
     )
     deadlines: dict[str, Watched] = {}
     followers: dict[str, set[str]] = {}
@@ -78,16 +76,17 @@ def existing(session: Session, until: date, today: date) -> set[tuple[str, str, 
     stays overdue for months would otherwise make every pass read all of them.
     """
     keys = sa.select(DeadlineRow.key).where(_in_window(until))
-    rows = session.execute(
+    rows = plain_rows(
+        session,
         sa.select(AlertRow.deadline_key, AlertRow.stage, AlertRow.username).where(
             AlertRow.deadline_key.in_(keys),
             sa.or_(
                 sa.not_(AlertRow.stage.startswith(ESCALATION, autoescape=True)),
                 AlertRow.stage == f"{ESCALATION}{today.isoformat()}",
             ),
-        )
+        ),
     )
-    return {(key, stage, username) for key, stage, username in rows}
+    return set(rows)
 
 
 def insert_alerts(session: Session, alerts: Sequence[Owed], now: datetime, addressed: set[str]) -> int:
@@ -114,7 +113,7 @@ def insert_alerts(session: Session, alerts: Sequence[Owed], now: datetime, addre
     return created
 
 
-_ARRAY_COLUMNS = (
+_COLUMNS = (
     "deadline_key",
     "stage",
     "username",
@@ -127,27 +126,32 @@ _ARRAY_COLUMNS = (
 
 
 def _insert_postgresql(session: Session, alerts: Sequence[Owed], now: datetime, addressed: set[str]) -> int:
-    # One array per column, unnested on the server: a multi-row VALUES of 12 parameters a row costs
-    # the driver more to prepare than the server takes to insert.
-    table = AlertRow.__table__
-    arrays = [sa.bindparam(c, type_=ARRAY(table.c[c].type)) for c in _ARRAY_COLUMNS]
-    rows = sa.func.unnest(*arrays).table_valued(*_ARRAY_COLUMNS).render_derived(name="new")
-    stamp = sa.bindparam("now", type_=table.c.created_at.type)
-    statement = (
-        pg_insert(table)
-        .from_select(
-            [*_ARRAY_COLUMNS, "created_at", "email_next_at", "email_attempts"],
-            sa.select(*(rows.c[c] for c in _ARRAY_COLUMNS), stamp, stamp, sa.literal(0)),
+    # COPY into a scratch table, then one INSERT ... ON CONFLICT DO NOTHING: a first pass can owe
+    # hundreds of thousands of alerts, and COPY sends rows as data where parameters would have to be
+    # quoted one by one.
+    names = ", ".join(_COLUMNS)
+    session.execute(
+        sa.text(
+            f"CREATE TEMPORARY TABLE new_alerts ON COMMIT DROP AS SELECT {names} FROM alerts WITH NO DATA"
         )
-        .on_conflict_do_nothing(index_elements=["deadline_key", "stage", "username"])
-        .returning(table.c.id)
     )
-    created = 0
-    for start in range(0, len(alerts), _ARRAY_BATCH):
-        batch = [_values(a, now, addressed) for a in alerts[start : start + _ARRAY_BATCH]]
-        params: dict[str, Any] = {c: [row[c] for row in batch] for c in _ARRAY_COLUMNS}
-        created += len(session.execute(statement, {**params, "now": now}).all())
-    return created
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY new_alerts ({names}) FROM STDIN") as copy:
+        for a in alerts:
+            state = "pending" if a.username in addressed else "skipped"
+            copy.write_row(
+                (a.deadline_key, a.stage, a.username, a.case_id, a.kind, a.due_on, a.threshold_days, state)
+            )
+    result = session.execute(
+        sa.text(
+            f"INSERT INTO alerts ({names}, created_at, email_next_at, email_attempts) "
+            f"SELECT {names}, :now, :now, 0 FROM new_alerts "
+            "ON CONFLICT (deadline_key, stage, username) DO NOTHING"
+        ),
+        {"now": now},
+    )
+    session.execute(sa.text("DROP TABLE new_alerts"))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _values(alert: Owed, now: datetime, addressed: set[str]) -> dict:
