@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -259,17 +260,20 @@ def step_scheduler(b: Bench) -> None:
     ):
         log(f"{b.db.engine}: tracker scheduler --once ({name})")
         wall, out = benchenv.cli_output(b.db, "scheduler", "--once")
+        # The command prints the pass's own time last, "(4.34 s)"; the rest is starting the process.
+        found = re.search(r"\(([0-9.]+) s\)\s*$", out)
+        seconds = float(found.group(1)) if found else wall
         b.sec.add(
             Row(
                 f"scheduler {name} (`tracker scheduler --once`)",
                 "s",
                 TIME,
-                wall,
+                seconds,
                 floor,
                 target=b.time_target(5),
-                note=f"{what}; it printed: {out.strip()}; wall time of the command, including "
-                f"{start_cost:.2f} s of process start (`tracker db current`); floor: one SELECT of "
-                "the active deadlines due within the widest lead window",
+                note=f"{what}; it printed: {out.strip()}; the pass as the command timed it; the whole "
+                f"command took {wall:.2f} s, process start ({start_cost:.2f} s for `tracker db current`) "
+                "included; floor: one SELECT of the active deadlines due within the widest lead window",
             )
         )
 
