@@ -135,14 +135,18 @@ def clean(field: Field, value: object) -> Any:
     return dict(value)
 
 
+#: Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but newline and tab,
+#: and lone surrogates (category Cs), which no text can store.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _clean_string(value: str, limit: int) -> str:
     text = value.strip()
     if len(text) > limit:  # checked before the per-character scan so a huge string costs little
         raise Invalid(f"must be at most {limit} characters long")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for char in text:
-        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs"):
-            raise Invalid("must not contain control characters (other than newline and tab)")
+    if _CONTROL.search(text):
+        raise Invalid("must not contain control characters (other than newline and tab)")
     text = unicodedata.normalize("NFC", text)
     if len(text) > limit:
         raise Invalid(f"must be at most {limit} characters long")
