@@ -85,6 +85,12 @@ class AuditRow(Base):
     detail: Mapped[str | None] = mapped_column(sa.Text)
     address: Mapped[str | None] = mapped_column(sa.String(64))
 
+    # The log's filters by who acted and on what read a page newest first: (column, id) serves both.
+    __table_args__ = (
+        sa.Index("ix_audit_log_actor_id", "actor", "id"),
+        sa.Index("ix_audit_log_target_id", "target", "id"),
+    )
+
 
 class RecoveryCodeRow(Base):
     """A one-time second-factor recovery code, stored hashed."""
