@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
@@ -39,6 +41,8 @@ ACTIONS = (
 READERS = ("admin", "auditor")
 FORMATS = ("jsonl", "csv")
 COLUMNS = ("id", "at", "actor", "action", "target", "detail", "address")
+# A streamed export reads this many records per short read transaction.
+EXPORT_BATCH = 500
 
 
 def record(
@@ -48,16 +52,16 @@ def record(
     target: str | None = None,
     detail: dict[str, Any] | str | None = None,
     address: str | None = None,
-) -> None:
+) -> AuditRow:
     """Add one audit record in the caller's transaction; never include sensitive case fields."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     text = json.dumps(detail, sort_keys=True, ensure_ascii=False) if isinstance(detail, dict) else detail
-    session.add(
-        AuditRow(
-            at=datetime.now(UTC), actor=actor, action=action, target=target, detail=text, address=address
-        )
+    row = AuditRow(
+        at=datetime.now(UTC), actor=actor, action=action, target=target, detail=text, address=address
     )
+    session.add(row)
+    return row
 
 
 class FilterError(ValueError):
@@ -81,7 +85,8 @@ class AuditFilter:
             raise FilterError("the start date of the audit filter is after its end date")
 
 
-def _require_reader(viewer: Actor) -> None:
+def require_reader(viewer: Actor) -> None:
+    """Refuse anyone but admins and auditors."""
     if viewer.role not in READERS:
         raise Forbidden("only admins and auditors read the audit log")
 
@@ -123,7 +128,7 @@ def list_entries(
     rt: Runtime, viewer: Actor, f: AuditFilter, limit: int = 100, before_id: int | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of records, newest first, and the `before_id` of the next page (None on the last)."""
-    _require_reader(viewer)
+    require_reader(viewer)
     query = _query(f)
     if before_id is not None:
         query = query.where(AuditRow.id < before_id)
@@ -142,24 +147,87 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+def _filter_detail(f: AuditFilter) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items() if v}
+
+
+class _Writer:
+    """Records as JSON Lines or CSV (formula-safe cells) into a text stream."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        if fmt not in FORMATS:
+            raise FilterError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+        self.out = out
+        self.csv = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n") if fmt == "csv" else None
+
+    def header(self) -> None:
+        if self.csv:
+            self.csv.writeheader()
+
+    def write(self, entry: dict[str, Any]) -> None:
+        if self.csv:
+            self.csv.writerow({k: _csv_cell(entry[k]) for k in COLUMNS})
+        else:
+            line = json.dumps({k: entry[k] for k in COLUMNS}, ensure_ascii=False, sort_keys=True)
+            self.out.write(line + "\n")
+
+
 def export_entries(rt: Runtime, viewer: Actor, f: AuditFilter, out: TextIO, fmt: str = "jsonl") -> int:
     """Write the matching records oldest first as JSON Lines or CSV; the export is itself recorded."""
-    _require_reader(viewer)
-    if fmt not in FORMATS:
-        raise FilterError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n") if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
+    require_reader(viewer)
+    writer = _Writer(out, fmt)
+    writer.header()
     count = 0
     with rt.db.write() as session:
         for row in session.scalars(_query(f).order_by(AuditRow.id).execution_options(yield_per=1000)):
-            entry = entry_dict(row)
-            if writer:
-                writer.writerow({k: _csv_cell(v) for k, v in entry.items()})
-            else:
-                out.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            writer.write(entry_dict(row))
             count += 1
-        wanted = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(f).items() if v}
-        detail = {"filter": wanted, "rows": count, "format": fmt}
+        detail = {"filter": _filter_detail(f), "rows": count, "format": fmt}
         record(session, viewer.username, "export", "audit_log", detail)
     return count
+
+
+def export_stream(
+    rt: Runtime, viewer: Actor, f: AuditFilter, fmt: str = "jsonl", address: str | None = None
+) -> Iterator[str]:
+    """The matching records oldest first as chunks of JSON Lines or CSV, for a streamed download.
+
+    The checks and the export's own record happen at once, before the first chunk (so a download
+    that is started is in the log even if it is abandoned); the records are then read in batches of
+    EXPORT_BATCH by id, each in a short read transaction, up to the export's own record: neither
+    memory nor a transaction grows with the log, and a long download holds no lock.
+    """
+    require_reader(viewer)
+    query = _query(f)
+    buffer = io.StringIO()
+    writer = _Writer(buffer, fmt)
+    with rt.db.write() as session:
+        detail = {"filter": _filter_detail(f), "format": fmt, "via": "web"}
+        own = record(session, viewer.username, "export", "audit_log", detail, address)
+        session.flush()
+        up_to = own.id
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    def chunks() -> Iterator[str]:
+        writer.header()
+        if text := take():
+            yield text
+        last = 0
+        while True:
+            page = query.where(AuditRow.id > last, AuditRow.id < up_to).order_by(AuditRow.id)
+            with rt.db.read() as session:
+                rows = [entry_dict(r) for r in session.scalars(page.limit(EXPORT_BATCH))]
+            for entry in rows:
+                writer.write(entry)
+            if text := take():
+                yield text
+            if len(rows) < EXPORT_BATCH:
+                return
+            last = rows[-1]["id"]
+
+    return chunks()
