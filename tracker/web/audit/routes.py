@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from tracker.auth.users import USERNAME
 from tracker.services import audit, case_audit
 from tracker.web.cases.routes import case_uuid
 from tracker.web.params import date_arg
-from tracker.web.security import runtime
+from tracker.web.security import client_address, runtime
 
 bp = Blueprint("web_audit", __name__)
+
+PAGE_SIZE = 100  # records on a page of the log
+TARGET_MAX = 100  # the width of audit_log.target
+# The download formats and their media types.
+EXPORTS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 
 
 @bp.get("/cases/<case_id>/audit")
@@ -25,23 +33,82 @@ def case_view(case_id: str) -> Any:
     return render_template("audit/case.html", view=view, errors=errors)
 
 
-@bp.get("/audit")
-@login_required
-def log_view() -> Any:
-    errors: dict[str, str] = {}
+def _filters(errors: dict[str, str]) -> tuple[audit.AuditFilter, dict[str, str]]:
+    """The log's filter from the query string, and the valid values as they go back into links.
+
+    A bad value gets a message next to its field and is left out of the filter.
+    """
+    actor = (request.args.get("actor") or "").strip().lower() or None
+    if actor is not None and not USERNAME.match(actor):
+        errors["actor"] = _("must be a user name: 2 to 40 lowercase letters, digits, “.”, “_” or “-”")
+        actor = None
     action = request.args.get("action") or None
     if action not in (None, *audit.ACTIONS):
         errors["action"] = _("unknown action")
         action = None
-    actor_name = (request.args.get("actor") or "").strip()[:64] or None
+    target = (request.args.get("target") or "").strip() or None
+    if target is not None:
+        try:
+            target = str(uuid.UUID(target))  # a case id in any spelling reads as stored
+        except ValueError:
+            if len(target) > TARGET_MAX or not target.isprintable():
+                errors["target"] = _(
+                    "must be a case id or a user name (at most %(num)s characters)", num=TARGET_MAX
+                )
+                target = None
+    since = date_arg("from", errors)
+    until = date_arg("to", errors)
+    if since and until and since > until:
+        errors["to"] = _("must not be before the start date")
+        until = None
+    values = {"actor": actor, "action": action, "target": target, "from": since, "to": until}
+    args = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v}
+    return audit.AuditFilter(actor=actor, action=action, target=target, since=since, until=until), args
+
+
+def _log_page(errors: dict[str, str], f: audit.AuditFilter, args: dict[str, str], status: int = 200) -> Any:
     before = request.args.get("before", "")
     entries, next_before = audit.list_entries(
         runtime(),
         current_user.actor,
-        audit.AuditFilter(actor=actor_name, action=action),
-        limit=100,
+        f,
+        limit=PAGE_SIZE,
         before_id=int(before) if before.isdigit() and len(before) < 18 else None,
     )
-    return render_template(
-        "audit/log.html", entries=entries, next_before=next_before, errors=errors, actions=audit.ACTIONS
+    page = render_template(
+        "audit/log.html",
+        entries=entries,
+        next_before=next_before,
+        errors=errors,
+        actions=audit.ACTIONS,
+        filter_args=args,
+        formats=EXPORTS,
     )
+    return page, status
+
+
+@bp.get("/audit")
+@login_required
+def log_view() -> Any:
+    errors: dict[str, str] = {}
+    f, args = _filters(errors)
+    return _log_page(errors, f, args)
+
+
+@bp.get("/audit/export.<fmt>")
+@login_required
+def log_export(fmt: str) -> Any:
+    """The filtered log as a streamed CSV or JSON Lines download; the export is itself recorded."""
+    audit.require_reader(current_user.actor)  # others get what the page gives them
+    if fmt not in EXPORTS:
+        abort(404)
+    errors: dict[str, str] = {}
+    f, args = _filters(errors)
+    if errors:  # nothing is exported (or recorded) for a filter that is not what was asked
+        return _log_page(errors, f, args, 400)
+    chunks = audit.export_stream(runtime(), current_user.actor, f, fmt, client_address())
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response = Response(chunks, content_type=EXPORTS[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{fmt}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
