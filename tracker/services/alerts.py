@@ -18,6 +18,7 @@ from tracker.alerts.lock import pass_lock
 from tracker.alerts.planning import owed
 from tracker.alerts.tables import AlertRow, SchedulerStateRow
 from tracker.auth.users import Actor
+from tracker.db import refresh_statistics
 from tracker.ops import metrics
 from tracker.projections.tables import AssignmentRow, CaseRow
 from tracker.services.runtime import NotFound, Runtime
@@ -74,6 +75,8 @@ def run_pass(rt: Runtime, now: datetime | None = None, *, wait: bool = True) -> 
             state.last_seconds = seconds
             state.last_alerts = created
             session.add(state)
+            # A database that grows by appends gets its planner statistics renewed here, once a pass.
+            refresh_statistics(session)
         return PassResult(False, deadlines, created, mailed, seconds)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tracker.db import refresh_statistics
 from tracker.projections.case_status import rebuild_cases
 from tracker.projections.tables import CaseRow
 from tracker.services.runtime import Runtime
@@ -143,4 +144,6 @@ def rebuild(rt: Runtime, progress: Callable[[int], None] | None = None) -> int:
             rebuild_cases(session, chunk, rt.rules)
         if progress:
             progress(len(chunk))
+    with rt.db.write() as session:
+        refresh_statistics(session)
     return len(ids)

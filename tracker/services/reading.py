@@ -180,11 +180,13 @@ def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict], st
         query = query.where(CaseRow.country == f.country)
     if f.deadline_within is not None:
         horizon = rt.today() + timedelta(days=f.deadline_within)
+        # EXISTS per case, walked in list order: the page stops after `limit` cases, where an IN list
+        # would first gather every case with a deadline in the window (hundreds of thousands).
         query = query.where(
-            CaseRow.case_id.in_(
-                sa.select(DeadlineRow.case_id).where(
-                    DeadlineRow.active.is_(True), DeadlineRow.due_on <= horizon
-                )
+            sa.exists().where(
+                DeadlineRow.case_id == CaseRow.case_id,
+                DeadlineRow.active.is_(True),
+                DeadlineRow.due_on <= horizon,
             )
         )
     if f.cursor:

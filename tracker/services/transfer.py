@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import ERASED, open_fields
+from tracker.db import refresh_statistics
 from tracker.deadlines.derive import derive
 from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_event
 from tracker.events.catalogue import ValidationError
@@ -181,6 +182,7 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 progress(len(text.encode()))
         pending.store(rt, session)
         count_appends_on_commit(session, "import", events)
+        refresh_statistics(session)
     return cases, events
 
 
