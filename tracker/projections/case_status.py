@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
@@ -163,7 +164,7 @@ def deadline_values(case_id: str, deadlines: Sequence[Deadline], case_open: bool
     ]
 
 
-def insert_new_cases(session: Session, streams: Sequence[tuple[list[Recorded], int]], rules: Rules) -> None:
+def project_new_cases(session: Session, streams: Sequence[tuple[list[Recorded], int]], rules: Rules) -> None:
     """The read models of cases that have none yet, in bulk: each given its whole stream (version
     order) and the position of its newest event. The same values as `project` gives them."""
     statuses: list[dict[str, Any]] = []
@@ -188,13 +189,8 @@ def rebuild_cases(session: Session, case_ids: Sequence[str], rules: Rules) -> No
     """Drop and recompute the read models of some cases from their events."""
     for table in (CaseRow, AssignmentRow, DeadlineRow):
         session.execute(sa.delete(table).where(table.case_id.in_(case_ids)))
-    streams: list[tuple[list[Recorded], int]] = []
-    current = None
-    for row in read_streams(session, case_ids):
-        if row.case_id != current:
-            current = row.case_id
-            streams.append(([], 0))
-        stream, _ = streams[-1]
-        stream.append(recorded(*row[:10]))
-        streams[-1] = (stream, row.position)
-    insert_new_cases(session, streams, rules)
+    streams = []
+    for _case_id, group in groupby(read_streams(session, case_ids), key=lambda row: row.case_id):
+        rows = list(group)
+        streams.append(([recorded(*row[:10]) for row in rows], rows[-1].position))
+    project_new_cases(session, streams, rules)

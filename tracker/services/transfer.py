@@ -18,7 +18,7 @@ from tracker.domain.commands import CaseContext, EventInput, parse_case, parse_e
 from tracker.events.catalogue import ValidationError
 from tracker.events.record import Recorded
 from tracker.ops.metrics import count_appends_on_commit
-from tracker.projections.case_status import insert_new_cases as project_new_cases
+from tracker.projections.case_status import project_new_cases
 from tracker.projections.recorded import recorded_of, stored_data
 from tracker.services import audit
 from tracker.services.reading import log_access

@@ -33,10 +33,16 @@ def may_see(session: Session, actor: Actor, case_id: str) -> bool:
     return session.get(AssignmentRow, (actor.username, case_id)) is not None
 
 
-def sensitive_fields(event: EventInput, target_type: str | None) -> list[str]:
-    """The sensitive fields an event carries (a correction: those of its new payload)."""
+def _sensitive_names(event: EventInput, target_type: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The sensitive field names of an event's payload, and of a correction's new payload."""
     sensitive = SENSITIVE.get(event.type, frozenset())
     nested = SENSITIVE.get(target_type or "", frozenset()) if event.type == "event_corrected" else frozenset()
+    return sensitive, nested
+
+
+def sensitive_fields(event: EventInput, target_type: str | None) -> list[str]:
+    """The sensitive fields an event carries (a correction: those of its new payload)."""
+    sensitive, nested = _sensitive_names(event, target_type)
     inner = event.data.get("data", {}) if nested else {}
     return [n for n in sensitive if n in event.data] + [n for n in nested if n in inner]
 
@@ -44,8 +50,7 @@ def sensitive_fields(event: EventInput, target_type: str | None) -> list[str]:
 def seal(event: EventInput, event_id: str, case_id: str, key: bytes | None, target_type: str | None) -> str:
     """The stored JSON text of a payload, its sensitive fields encrypted under the case key."""
     data = dict(event.data)
-    sensitive = SENSITIVE.get(event.type, frozenset())
-    nested = SENSITIVE.get(target_type or "", frozenset()) if event.type == "event_corrected" else frozenset()
+    sensitive, nested = _sensitive_names(event, target_type)
     touched = sensitive_fields(event, target_type)
     if touched and key is None:
         raise ValidationError(
