@@ -68,7 +68,9 @@ def test_default_rules_load() -> None:
 
 
 def test_the_default_path_is_the_checked_in_file() -> None:
-    assert Path(__file__).resolve().parents[1] / "config" / "deadlines.toml" == DEFAULT_RULES_PATH
+    assert (
+        Path(__file__).resolve().parents[1] / "tracker" / "defaults" / "deadlines.toml" == DEFAULT_RULES_PATH
+    )
     assert DEFAULT_RULES_PATH.is_file()
 
 

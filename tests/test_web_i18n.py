@@ -31,7 +31,7 @@ def _catalogue():
 def _extracted() -> set[tuple[str | None, str]]:
     """(context, msgid) of every string of the UI."""
     found: set[tuple[str | None, str]] = set()
-    method_map = [("tracker/web/**.py", "python"), ("templates/**.html", "jinja2")]
+    method_map = [("tracker/web/**.py", "python"), ("tracker/templates/**.html", "jinja2")]
     keywords = {
         "_": None,
         "gettext": None,

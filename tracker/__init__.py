@@ -8,8 +8,6 @@ import click
 from flask import Flask
 
 from tracker.config import (
-    CONFIG_DIR,
-    PROJECT_ROOT,
     ConfigError,
     database_url,
     decode_data_key,
@@ -19,6 +17,7 @@ from tracker.config import (
     new_data_key,
     new_secret_key,
 )
+from tracker.resources import TEMPLATES
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -39,7 +38,7 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     from tracker.services.runtime import Runtime
 
     instance = instance_path()
-    app = Flask(__name__, instance_path=str(instance), template_folder=str(PROJECT_ROOT / "templates"))
+    app = Flask(__name__, instance_path=str(instance), template_folder=str(TEMPLATES))
     settings = load_settings(test_config)
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = instance_secret(instance, "secret_key", new_secret_key)
@@ -92,4 +91,4 @@ def _configure_web(app: Flask) -> None:
     web.init_app(app)
 
 
-__all__ = ["CONFIG_DIR", "create_app"]
+__all__ = ["create_app"]

@@ -10,9 +10,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-DEFAULTS_PATH = CONFIG_DIR / "tracker.toml"
+import platformdirs
+
+from tracker.resources import DEFAULTS
+
+DEFAULTS_PATH = DEFAULTS / "tracker.toml"
 
 
 class ConfigError(Exception):
@@ -104,8 +106,12 @@ def make_instance_folder(path: Path) -> None:
 
 
 def instance_path() -> Path:
-    """The instance folder: TRACKER_INSTANCE_PATH, else `instance/` beside the package."""
-    return Path(os.environ.get("TRACKER_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+    """The instance folder: TRACKER_INSTANCE_PATH, else the platform's user data folder for the tracker
+    (on Linux `~/.local/share/tracker`, or under `$XDG_DATA_HOME`), never inside the installed package."""
+    named = os.environ.get("TRACKER_INSTANCE_PATH")
+    if named:
+        return Path(named).expanduser().resolve()
+    return platformdirs.user_data_path("tracker", appauthor=False).resolve()
 
 
 def database_url(settings: dict[str, Any], instance: Path) -> str:

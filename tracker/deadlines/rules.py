@@ -17,8 +17,9 @@ from tracker.deadlines.calendar import Period, parse_period
 from tracker.events.catalogue import CATALOGUE, Field
 from tracker.events.countries import is_country_code
 from tracker.events.record import CORRECTION_TYPES
+from tracker.resources import DEFAULTS
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "config" / "deadlines.toml"
+DEFAULT_RULES_PATH = DEFAULTS / "deadlines.toml"
 
 DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact")
 TITLE_FIELDS = ("country", "kind", "title", "body", "every_days")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template, request
@@ -11,10 +10,10 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from tracker.resources import STATIC
 from tracker.services.runtime import Forbidden, NotFound
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent / "static"
 
 # Static files only: served under /assets so they never clash with a page's path.
 assets = Blueprint("web", __name__, static_folder=str(STATIC), static_url_path="/assets")

@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,12 +20,12 @@ from markupsafe import Markup
 from tracker.crypto.codec import ERASED
 from tracker.events.catalogue import CATALOGUE
 from tracker.events.countries import COUNTRY_CODES
+from tracker.resources import TRANSLATIONS
 from tracker.services import account
 from tracker.web import labels, messages
 
 LOCALES = account.LOCALES
 NAMES = {"en": "English", "ru": "Русский"}
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 # The default deadline titles of config/deadlines.toml; an organization's own titles show as written.
 _TITLES = [
