@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -13,6 +13,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from tracker.config import ConfigError
+
+if TYPE_CHECKING:
+    import psycopg
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -25,6 +28,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
+    if TYPE_CHECKING:
+        # Every class here is mapped to a Table; SQLAlchemy types the attribute as any FromClause.
+        __table__: ClassVar[sa.Table]
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -84,10 +90,20 @@ def bulk_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, A
     session.flush()
     columns = list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    with (
+        driver_connection(session).cursor() as cur,
+        cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+    ):
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """psycopg's own connection under the session's, on PostgreSQL: for COPY and plain cursors."""
+    raw = session.connection().connection.driver_connection
+    if raw is None:  # only an invalidated connection has none, and a session never hands one out
+        raise RuntimeError("the database connection was invalidated")
+    return raw
 
 
 def create_sqlite_file(url: str) -> None:
@@ -126,7 +142,7 @@ def plain_rows(session: Session, statement: sa.Select[Any]) -> list[tuple[Any, .
     if conn.dialect.name != "postgresql":
         return [tuple(row) for row in conn.execute(statement)]
     compiled = statement.compile(dialect=conn.dialect)
-    with conn.connection.driver_connection.cursor() as cur:
+    with driver_connection(session).cursor() as cur:
         cur.execute(str(compiled), compiled.params)
         return list(cur.fetchall())
 

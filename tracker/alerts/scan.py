@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tracker.alerts.planning import ESCALATION, Owed, Watched
 from tracker.alerts.tables import AlertRow
 from tracker.auth.tables import UserRow
-from tracker.db import plain_rows
+from tracker.db import driver_connection, plain_rows
 from tracker.projections.tables import AssignmentRow, DeadlineRow
 
 _INSERT_BATCH = 2000
@@ -135,8 +135,10 @@ def _insert_postgresql(session: Session, alerts: Sequence[Owed], now: datetime, 
             f"CREATE TEMPORARY TABLE new_alerts ON COMMIT DROP AS SELECT {names} FROM alerts WITH NO DATA"
         )
     )
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY new_alerts ({names}) FROM STDIN") as copy:
+    with (
+        driver_connection(session).cursor() as cur,
+        cur.copy(f"COPY new_alerts ({names}) FROM STDIN") as copy,
+    ):
         for a in alerts:
             state = "pending" if a.username in addressed else "skipped"
             copy.write_row(

@@ -85,9 +85,9 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
             if item.state == "open":
                 _settle(item, event, country)
         for rule in rules.kind_rules.values():
-            item = _create(rule, event, story, rules, country)
-            if item is not None:
-                items.append(item)
+            created = _create(rule, event, story, rules, country)
+            if created is not None:
+                items.append(created)
         if event.type == "fled_country":
             country = event.data.get("to_country") or country
         elif event.type == "relocated":

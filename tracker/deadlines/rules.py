@@ -347,7 +347,7 @@ def _one_of(choices: Sequence[str]) -> Callable[[Any, str, str], frozenset[str]]
 
 def _choice(choices: Sequence[str]) -> Callable[[Any, str, str], str]:
     def parse(value: Any, where: str, key: str) -> str:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             _fail(where, f"{key} must be one of {', '.join(choices)}, not {value!r}")
         return value
 
@@ -361,7 +361,7 @@ def _bool(value: Any, where: str, key: str) -> bool:
 
 
 def _country(value: Any, where: str, key: str, any_ok: bool = False) -> str:
-    if not (is_country_code(value) or (any_ok and value == "*")):
+    if not isinstance(value, str) or not (is_country_code(value) or (any_ok and value == "*")):
         also = ' or "*"' if any_ok else ""
         _fail(where, f"{key} must be an ISO 3166-1 country code in capitals{also}, not {value!r}")
     return value

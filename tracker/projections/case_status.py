@@ -22,7 +22,7 @@ from tracker.store.events import read_stream, read_streams
 from tracker.store.tables import EventRow
 
 
-def _dump(state: dict) -> str:
+def _dump(state: dict[str, Any]) -> str:
     return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -56,8 +56,10 @@ def project(
 
     previous = json.loads(row.fold) if row is not None else None
     before = set(previous["caseworkers"]) if previous is not None else None
-    if previous is not None and all(
-        e.type not in CORRECTION_TYPES and e.sort_key > (row.fold_on, row.fold_version) for e in new
+    if (
+        row is not None
+        and previous is not None
+        and all(e.type not in CORRECTION_TYPES and e.sort_key > (row.fold_on, row.fold_version) for e in new)
     ):
         # The new facts come after everything folded so far: continue the fold.
         state = previous
@@ -77,7 +79,7 @@ def project(
         write_deadlines(session, case_id, derive(whole_stream(), rules), row.state == "open")
 
 
-def _fold_all(stream: list[Recorded]) -> tuple[dict, Recorded | None]:
+def _fold_all(stream: list[Recorded]) -> tuple[dict[str, Any], Recorded | None]:
     state = fold.new_state()
     counted = effective(stream)
     for event in counted:
@@ -85,7 +87,9 @@ def _fold_all(stream: list[Recorded]) -> tuple[dict, Recorded | None]:
     return state, (counted[-1] if counted else None)
 
 
-def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRow, erased: bool) -> None:
+def _store_row(
+    row: CaseRow, state: dict[str, Any], last: Recorded | None, newest: EventRow, erased: bool
+) -> None:
     values = status_values(state, last, newest.version, newest.position, newest.occurred_on)
     if row.fold_on is not None and last is None:
         values.pop("fold_on"), values.pop("fold_version")
@@ -96,7 +100,7 @@ def _store_row(row: CaseRow, state: dict, last: Recorded | None, newest: EventRo
 
 
 def status_values(
-    state: dict, last: Recorded | None, version: int, position: int, newest_on: date
+    state: dict[str, Any], last: Recorded | None, version: int, position: int, newest_on: date
 ) -> dict[str, Any]:
     """The columns of a case's status row (but case_id and erased) after folding up to `last`."""
     status = fold.render(state, date.today())
@@ -118,7 +122,7 @@ def status_values(
     }
 
 
-def _sync_assignments(session: Session, case_id: str, state: dict) -> None:
+def _sync_assignments(session: Session, case_id: str, state: dict[str, Any]) -> None:
     wanted = set(fold.render(state, date.today())["caseworkers"])
     have = set(session.scalars(sa.select(AssignmentRow.username).where(AssignmentRow.case_id == case_id)))
     if have - wanted:
@@ -134,9 +138,9 @@ def write_deadlines(session: Session, case_id: str, deadlines: Sequence[Deadline
     """Make the stored deadlines of a case those freshly derived, writing only what changed."""
     wanted = {values["key"]: values for values in deadline_values(case_id, deadlines, case_open)}
     have = {r.key: r for r in session.scalars(sa.select(DeadlineRow).where(DeadlineRow.case_id == case_id))}
-    for key, stored in have.items():
+    for key, old in have.items():
         if key not in wanted:
-            session.delete(stored)
+            session.delete(old)
     for key, values in wanted.items():
         stored = have.get(key)
         if stored is None:

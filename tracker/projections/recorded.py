@@ -13,7 +13,7 @@ from tracker.events.record import Recorded
 from tracker.store.tables import EventRow
 
 
-def stored_data(row: EventRow) -> dict:
+def stored_data(row: EventRow) -> dict[str, Any]:
     """The stored payload at the catalogue's current schema version (sensitive fields still sealed)."""
     return upcast(row.type, row.schema_version, json.loads(row.data))
 
