@@ -156,6 +156,8 @@ def bad_files() -> list[tuple[str, str, tuple[str, ...]]]:
         ("reference", f"{good}\n\n{json.dumps(wrong_ref)}\n", ("line 3", "criminal_case")),
         ("json", f"{good}\n{{not json\n", ("line 2", "JSON")),
         ("deep", f"{good}\n{'[' * 100_000}\n", ("line 2", "JSON")),
+        # Python refuses to read integers of more than 4,300 digits, with a ValueError of its own.
+        ("huge-number", f'{good}\n{{"case": {"9" * 5000}}}\n', ("line 2", "JSON")),
     ]
 
 

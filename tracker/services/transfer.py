@@ -78,8 +78,10 @@ def parse_line(text: str, today: Any) -> tuple[list[EventInput], list[str]]:
     """The events of one import line (case_opened first) and the ids they will get."""
     try:
         line = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValidationError({"line": f"not valid JSON ({exc.msg})"}) from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise ValidationError({"line": "not valid JSON (a number too long to read)"}) from None
     except RecursionError:
         raise ValidationError({"line": "not valid JSON (nested too deeply)"}) from None
     if not isinstance(line, dict) or not isinstance(line.get("case"), dict):
