@@ -41,7 +41,7 @@ def _shift_payload(type_name: str, data: dict[str, Any], delta: timedelta) -> di
 
 def demo_lines(today: date) -> list[str]:
     """The demo cases as import lines, every date moved by the same number of days."""
-    lines = []
+    lines: list[dict[str, Any]] = []
     for name in DEMO_FILES:
         text = resources.files("tracker.demo").joinpath(name).read_text(encoding="utf-8")
         lines.extend(json.loads(line) for line in text.splitlines() if line.strip())

@@ -72,7 +72,7 @@ def erase_case(
         if confirm is not None and _normal(confirm) != _normal(case.pseudonym):
             raise NotConfirmed("the confirmation is not the case's pseudonym")
         deleted = session.execute(sa.delete(CaseKeyRow).where(CaseKeyRow.case_id == case_id))
-        if deleted.rowcount == 0:  # type: ignore[attr-defined]
+        if deleted.rowcount == 0:  # type: ignore[attr-defined]  # Session.execute says Result; DML gives a CursorResult
             raise AlreadyErased(f"the personal data of case {case_id} was already erased")
         ctx: CaseContext = case_context(session, case_id, current[0], case.state)
         event = EventInput("personal_data_erased", rt.today(), "day", data)

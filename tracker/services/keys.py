@@ -28,7 +28,9 @@ def key_status(rt: Runtime) -> list[KeyCount]:
     """Case keys per installation key id; the current key is listed even when it wraps none yet."""
     with rt.db.read() as session:
         counts = dict(
-            session.execute(sa.select(CaseKeyRow.kek_id, sa.func.count()).group_by(CaseKeyRow.kek_id)).all()
+            session.execute(sa.select(CaseKeyRow.kek_id, sa.func.count()).group_by(CaseKeyRow.kek_id))
+            .tuples()
+            .all()
         )
     counts.setdefault(rt.kek_id, 0)
     return [

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.auth.tables import AccessRow
 from tracker.auth.users import Actor
 from tracker.crypto.codec import open_fields, strip_fields
-from tracker.deadlines.derive import derive
+from tracker.deadlines.derive import Deadline, derive
 from tracker.projections import status as fold
 from tracker.projections.recorded import stored_data, to_recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
@@ -78,6 +78,7 @@ def deadline_dict(d: Any, today: date) -> dict[str, Any]:
 
 
 def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) -> dict[str, Any]:
+    open_: Sequence[DeadlineRow | Deadline]
     if as_of is None:
         today = rt.today()
         status = fold.render(json.loads(case.fold), today)
@@ -191,7 +192,10 @@ def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict], st
         )
     if f.cursor:
         key, last_id = decode_cursor(f.cursor)
-        query = query.where(sa.tuple_(CaseRow.pseudonym_key, CaseRow.case_id) > sa.tuple_(key, last_id))
+        query = query.where(
+            sa.tuple_(CaseRow.pseudonym_key, CaseRow.case_id)
+            > sa.tuple_(sa.literal(key), sa.literal(last_id))
+        )
     query = query.order_by(CaseRow.pseudonym_key, CaseRow.case_id).limit(f.limit + 1)
     with rt.db.read() as session:
         rows = list(session.scalars(query))
@@ -223,7 +227,9 @@ def _summaries(session: Session, rows: Sequence[CaseRow], today: date) -> list[d
                 sa.select(DeadlineRow.case_id, sa.func.min(DeadlineRow.due_on))
                 .where(DeadlineRow.case_id.in_(ids), DeadlineRow.active.is_(True))
                 .group_by(DeadlineRow.case_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     return [
         {

@@ -140,7 +140,7 @@ class _Pending:
             streams.append(([recorded_of(r) for r in self.rows[start:end]], positions[end - 1]))
             start = end
         project_new_cases(session, streams, rt.rules)
-        self.__init__()  # type: ignore[misc]
+        self.keys, self.rows, self.ends = [], [], []
 
 
 def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, int]:

@@ -114,7 +114,7 @@ def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str, addre
             .where(TokenRow.user_id == row.id, TokenRow.revoked_at.is_(None))
             .values(revoked_at=rt.now())
             .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        ).rowcount  # type: ignore[attr-defined]  # Session.execute says Result; DML gives a CursorResult
         detail = {"tokens_revoked": revoked}
         audit.record(session, actor.username, "password_reset", row.username, detail, address)
         return int(revoked)
