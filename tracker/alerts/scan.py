@@ -153,7 +153,7 @@ def _insert_postgresql(session: Session, alerts: Sequence[Owed], now: datetime, 
         {"now": now},
     )
     session.execute(sa.text("DROP TABLE new_alerts"))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # Session.execute says Result; DML gives a CursorResult
 
 
 def _values(alert: Owed, now: datetime, addressed: set[str]) -> dict:

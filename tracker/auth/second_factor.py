@@ -98,5 +98,5 @@ def verify(session: Session, user: UserRow, code: str | None) -> bool:
                 .values(used_at=datetime.now(UTC))
                 .execution_options(synchronize_session=False)
             )
-            return spent.rowcount == 1  # type: ignore[attr-defined]
+            return spent.rowcount == 1  # type: ignore[attr-defined]  # Session.execute says Result; DML gives a CursorResult
     return False
