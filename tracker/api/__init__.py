@@ -48,12 +48,12 @@ def json_body() -> Any:
     return body
 
 
-def error(status: int, message: str, fields: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def error(status: int, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
     return jsonify({"error": message, "fields": fields or {}}), status
 
 
 @bp.before_request
-def authenticate():  # type: ignore[no-untyped-def]
+def authenticate() -> tuple[Response, int] | None:
     g.request_id = request.headers.get("X-Request-Id", "")[:64] or str(uuid.uuid4())
     if request.endpoint in PUBLIC:
         return None
@@ -70,7 +70,7 @@ def authenticate():  # type: ignore[no-untyped-def]
 
 
 @bp.before_request
-def refuse_nul_characters():  # type: ignore[no-untyped-def]
+def refuse_nul_characters() -> tuple[Response, int] | None:
     # PostgreSQL text cannot hold NUL: a filter with one would fail in the database with a 500.
     for name, value in request.args.items(multi=True):
         if "\x00" in name or "\x00" in value:
@@ -79,40 +79,40 @@ def refuse_nul_characters():  # type: ignore[no-untyped-def]
     return None
 
 
-def _unauthorized(message: str):  # type: ignore[no-untyped-def]
+def _unauthorized(message: str) -> tuple[Response, int]:
     response, status = error(401, message)
     response.headers["WWW-Authenticate"] = 'Bearer realm="tracker"'
     return response, status
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+def _api_error(exc: ApiError) -> tuple[Response, int]:
     return error(exc.status, exc.message, exc.fields)
 
 
 @bp.errorhandler(ValidationError)
-def _invalid(exc: ValidationError):  # type: ignore[no-untyped-def]
+def _invalid(exc: ValidationError) -> tuple[Response, int]:
     return error(422, str(exc), exc.fields)
 
 
 @bp.errorhandler(NotFound)
-def _not_found(_exc: NotFound):  # type: ignore[no-untyped-def]
+def _not_found(_exc: NotFound) -> tuple[Response, int]:
     return error(404, "not found")
 
 
 @bp.errorhandler(Forbidden)
-def _forbidden(exc: Forbidden):  # type: ignore[no-untyped-def]
+def _forbidden(exc: Forbidden) -> tuple[Response, int]:
     return error(403, str(exc) or "forbidden")
 
 
 @bp.errorhandler(ConcurrencyError)
-def _conflict(exc: ConcurrencyError):  # type: ignore[no-untyped-def]
+def _conflict(exc: ConcurrencyError) -> tuple[Response, int]:
     fields = {"expected_version": f"the case is at version {exc.actual}"} if exc.actual is not None else {}
     return error(409, "version conflict: the case was changed by someone else; reload and retry", fields)
 
 
 @bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+def _http(exc: HTTPException) -> tuple[Response, int]:
     return error(exc.code or 500, exc.description or exc.name)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify
 
 from tracker.api import actor, bp, runtime
 from tracker.api.params import bool_param, int_param
@@ -11,7 +11,7 @@ from tracker.services.runtime import NotFound
 
 
 @bp.get("/alerts")
-def list_alerts():  # type: ignore[no-untyped-def]
+def list_alerts() -> Response:
     items = service.list_alerts(
         runtime(),
         actor(),
@@ -22,7 +22,7 @@ def list_alerts():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/alerts/<alert_id>/ack")
-def acknowledge(alert_id: str):  # type: ignore[no-untyped-def]
+def acknowledge(alert_id: str) -> Response:
     if not alert_id.isascii() or not alert_id.isdigit() or len(alert_id) > 18:
         raise NotFound(alert_id)
     return jsonify(service.acknowledge(runtime(), actor(), int(alert_id)))

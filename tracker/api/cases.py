@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from tracker.api import ApiError, actor, bp, json_body, request_id, runtime
 from tracker.api.params import bool_param, choice_param, date_param, int_param
@@ -22,7 +22,7 @@ def _case_id(case_id: str) -> str:
 
 
 @bp.post("/cases")
-def create_case():  # type: ignore[no-untyped-def]
+def create_case() -> tuple[Response, int]:
     rt = runtime()
     opened = parse_case(json_body(), rt.today())
     case_id, version = writing.open_case(rt, actor(), opened, source="api", request_id=request_id())
@@ -30,7 +30,7 @@ def create_case():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases")
-def list_cases():  # type: ignore[no-untyped-def]
+def list_cases() -> Response:
     rt = runtime()
     assigned = request.args.get("assigned") or None
     filters = reading.CaseFilter(
@@ -50,18 +50,18 @@ def list_cases():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/<case_id>")
-def get_case(case_id: str):  # type: ignore[no-untyped-def]
+def get_case(case_id: str) -> Response:
     return jsonify(reading.get_case(runtime(), actor(), _case_id(case_id), as_of=date_param("as_of")))
 
 
 @bp.get("/cases/<case_id>/events")
-def get_events(case_id: str):  # type: ignore[no-untyped-def]
+def get_events(case_id: str) -> Response:
     after = int_param("after_version", 0, 0, 2**31) or 0
     return jsonify({"events": reading.case_events(runtime(), actor(), _case_id(case_id), after)})
 
 
 @bp.post("/cases/<case_id>/events")
-def post_event(case_id: str):  # type: ignore[no-untyped-def]
+def post_event(case_id: str) -> tuple[Response, int]:
     rt = runtime()
     case_id = _case_id(case_id)
     body = json_body()
@@ -76,6 +76,6 @@ def post_event(case_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/<case_id>/deadlines")
-def get_case_deadlines(case_id: str):  # type: ignore[no-untyped-def]
+def get_case_deadlines(case_id: str) -> Response:
     items = reading.case_deadlines(runtime(), actor(), _case_id(case_id), bool_param("include_closed"))
     return jsonify({"deadlines": items})

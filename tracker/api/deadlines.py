@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from tracker.api import actor, bp, runtime
 from tracker.api.params import bool_param, int_param
@@ -10,7 +10,7 @@ from tracker.services import deadlines as service
 
 
 @bp.get("/deadlines")
-def list_deadlines():  # type: ignore[no-untyped-def]
+def list_deadlines() -> Response:
     items = service.open_deadlines(
         runtime(),
         actor(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify
 
 from tracker.api import bp
 from tracker.api.openapi import openapi_document
@@ -10,10 +10,10 @@ from tracker.events.catalogue import CATALOGUE, event_type_schema
 
 
 @bp.get("/event-types")
-def event_types():  # type: ignore[no-untyped-def]
+def event_types() -> Response:
     return jsonify({"event_types": [event_type_schema(name) for name in CATALOGUE]})
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> Response:
     return jsonify(openapi_document())
