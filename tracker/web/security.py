@@ -27,7 +27,7 @@ CSP = (
 ENROL_OPEN = frozenset({"web_auth.second_factor", "web_auth.logout", "web.static"})
 
 
-class WebUser(UserMixin):  # type: ignore[misc]
+class WebUser(UserMixin):
     """The signed-in user of a request."""
 
     def __init__(self, user: signin.SessionUser) -> None:

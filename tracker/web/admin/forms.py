@@ -16,7 +16,7 @@ def _roles() -> list[tuple[str, str]]:
     return [(r, str(ROLE_LABELS[r])) for r in ROLES]
 
 
-class NewUserForm(FlaskForm):  # type: ignore[misc]
+class NewUserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=40)])
     role = SelectField(_l("Role"), validators=[DataRequired()])
     password = PasswordField(
@@ -29,7 +29,7 @@ class NewUserForm(FlaskForm):  # type: ignore[misc]
         self.role.choices = _roles()
 
 
-class ChangeUserForm(FlaskForm):  # type: ignore[misc]
+class ChangeUserForm(FlaskForm):
     role = SelectField(_l("Role"), validators=[DataRequired()])
     email = EmailField(_l("E-mail for alerts (optional)"), validators=[Optional(), Length(max=200)])
     active = BooleanField(_l("May sign in"))
@@ -39,17 +39,17 @@ class ChangeUserForm(FlaskForm):  # type: ignore[misc]
         self.role.choices = _roles()
 
 
-class ResetPasswordForm(FlaskForm):  # type: ignore[misc]
+class ResetPasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password (at least 10 characters)"), validators=[DataRequired(), Length(max=1000)]
     )
 
 
-class ButtonForm(FlaskForm):  # type: ignore[misc]
+class ButtonForm(FlaskForm):
     """Carries only the CSRF token."""
 
 
-class SettingsForm(FlaskForm):  # type: ignore[misc]
+class SettingsForm(FlaskForm):
     second_factor_roles = SelectMultipleField(
         _l("Roles that must use a second factor"),
         option_widget=CheckboxInput(),

@@ -34,9 +34,9 @@ def users() -> Any:
             users_admin.add_user(
                 runtime(),
                 current_user.actor,
-                form.username.data,
+                form.username.data or "",
                 form.role.data,
-                form.password.data,
+                form.password.data or "",
                 form.email.data,
                 client_address(),
             )
@@ -44,7 +44,7 @@ def users() -> Any:
             form.username.errors = [translate(str(exc))]
             status = 422
         else:
-            flash(_("User %(name)s was created.", name=form.username.data.strip()), "info")
+            flash(_("User %(name)s was created.", name=(form.username.data or "").strip()), "info")
             return redirect(url_for("web_admin.users"))
     elif form.is_submitted():
         status = 422
@@ -100,7 +100,7 @@ def reset_password(user_id: int) -> Any:
     if form.validate_on_submit():
         try:
             users_admin.reset_password(
-                runtime(), current_user.actor, user_id, form.password.data, client_address()
+                runtime(), current_user.actor, user_id, form.password.data or "", client_address()
             )
         except UserError as exc:
             flash(translate(str(exc)), "error")

@@ -5,5 +5,5 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 
 
-class AckForm(FlaskForm):  # type: ignore[misc]
+class AckForm(FlaskForm):
     """Carries only the CSRF token."""

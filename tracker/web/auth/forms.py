@@ -8,7 +8,7 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]
+class LoginForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
     code = StringField(
@@ -18,20 +18,20 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     next = HiddenField()
 
 
-class PasswordForm(FlaskForm):  # type: ignore[misc]
+class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1000)])
     new = PasswordField(
         _l("New password (at least 10 characters)"), validators=[DataRequired(), Length(max=1000)]
     )
 
 
-class EnrolForm(FlaskForm):  # type: ignore[misc]
+class EnrolForm(FlaskForm):
     code = StringField(_l("The 6-digit code your app shows now"), validators=[DataRequired(), Length(max=12)])
 
 
-class DisableForm(FlaskForm):  # type: ignore[misc]
+class DisableForm(FlaskForm):
     password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1000)])
 
 
-class LogoutForm(FlaskForm):  # type: ignore[misc]
+class LogoutForm(FlaskForm):
     """Carries only the CSRF token: signing out is a POST."""

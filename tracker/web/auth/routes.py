@@ -39,7 +39,11 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         result = signin.sign_in(
-            runtime(), form.username.data, form.password.data, form.code.data or None, client_address()
+            runtime(),
+            form.username.data or "",
+            form.password.data or "",
+            form.code.data or None,
+            client_address(),
         )
         if result.user is not None:
             lang = session.get("lang")
@@ -121,7 +125,7 @@ def change_password() -> Any:
     if form.validate_on_submit():
         try:
             account.change_password(
-                runtime(), current_user.id, form.current.data, form.new.data, client_address()
+                runtime(), current_user.id, form.current.data or "", form.new.data or "", client_address()
             )
         except UserError as exc:
             flash(translate(str(exc)), "error")
@@ -156,10 +160,12 @@ def second_factor() -> Any:
     uri, secret = pending
     status = 200
     if form.validate_on_submit():
-        codes = account.confirm_enrolment(rt, current_user.id, form.code.data, client_address())
+        codes = account.confirm_enrolment(rt, current_user.id, form.code.data or "", client_address())
         if codes is not None:
             return render_template("auth/recovery_codes.html", codes=codes)
-        form.code.errors.append(_("This code is not right. Check the time on your phone and try again."))
+        form.code.errors.append(  # type: ignore[attr-defined]  # a list once the form was validated
+            _("This code is not right. Check the time on your phone and try again.")
+        )
         status = 400
     return render_template(
         "auth/second_factor.html", enabled=False, form=form, qr=_qr(uri), secret=secret
@@ -172,7 +178,9 @@ def disable_second_factor() -> Any:
     form = DisableForm()
     if form.validate_on_submit():
         try:
-            account.disable_second_factor(runtime(), current_user.id, form.password.data, client_address())
+            account.disable_second_factor(
+                runtime(), current_user.id, form.password.data or "", client_address()
+            )
         except UserError as exc:
             flash(translate(str(exc)), "error")
         else:

@@ -247,9 +247,9 @@ class EventForm:
                 by_key.setdefault(extra, item)
         for key, message in errors.items():
             text = translate(message)
-            item = by_key.get(key)
-            if item is not None and not item.hidden:
-                item.error = text
+            target = by_key.get(key)
+            if target is not None and not target.hidden:
+                target.error = text
             else:
                 label = labels.field_label(self.type.name, key.removeprefix("data."))
                 self.general.append(f"{label}: {text}")

@@ -67,7 +67,7 @@ def case_list() -> Any:
     except ValueError:
         errors["cursor"] = _("This page of the list is no longer valid; the list starts again.")
         cases, cursor = reading.list_cases(runtime(), current_user.actor, _replace_cursor(filters))
-    args = {k: v for k, v in request.args.items() if k not in ("cursor", "lang") and v}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("cursor", "lang") and v}
     workers = users_admin.usernames(runtime(), "caseworker") if current_user.actor.sees_every_case else []
     return render_template(
         "cases/list.html",
