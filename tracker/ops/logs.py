@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from tracker.config import ConfigError
 
@@ -69,18 +69,20 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the moment, so a replaced stderr never gets a stale stream."""
+
+    tracker_ops: bool  # set on the handler `configure` installs, which the next call replaces
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: Any) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 
@@ -113,7 +115,7 @@ def configure(settings: dict[str, Any], default: str | None = None) -> str | Non
     for old in [h for h in root.handlers if getattr(h, "tracker_ops", False)]:
         root.removeHandler(old)
     handler = StderrHandler()
-    handler.tracker_ops = True  # type: ignore[attr-defined]
+    handler.tracker_ops = True
     handler.setFormatter(formatter(fmt))
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
