@@ -33,7 +33,7 @@ def _json_gunicorn_logger() -> type:
 
     from tracker.ops.logs import JsonFormatter
 
-    class JsonLogger(Logger):  # type: ignore[misc]
+    class JsonLogger(Logger):
         """Gunicorn's own messages (start, workers, errors) as JSON lines too."""
 
         def setup(self, cfg: Any) -> None:
@@ -96,7 +96,7 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
         configure_logging(runtime())
         options.update(gunicorn_hooks(runtime()))
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 if key in self.cfg.settings:  # older gunicorn versions lack some settings
