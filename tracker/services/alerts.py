@@ -222,7 +222,7 @@ def alert_dict(row: AlertRow, pseudonym: str | None) -> dict[str, Any]:
     }
 
 
-def _mine(actor: Actor) -> sa.Select:
+def _mine(actor: Actor) -> sa.Select[Any]:
     query = (
         sa.select(AlertRow, CaseRow.pseudonym)
         .outerjoin(CaseRow, CaseRow.case_id == AlertRow.case_id)
@@ -237,7 +237,9 @@ def _mine(actor: Actor) -> sa.Select:
     return query
 
 
-def list_alerts(rt: Runtime, actor: Actor, unacknowledged: bool = False, limit: int = 200) -> list[dict]:
+def list_alerts(
+    rt: Runtime, actor: Actor, unacknowledged: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
     """The actor's alerts, newest first; only the unacknowledged ones when asked."""
     query = _mine(actor)
     if unacknowledged:
@@ -247,7 +249,7 @@ def list_alerts(rt: Runtime, actor: Actor, unacknowledged: bool = False, limit: 
         return [alert_dict(row, pseudonym) for row, pseudonym in rows]
 
 
-def acknowledge(rt: Runtime, actor: Actor, alert_id: int) -> dict:
+def acknowledge(rt: Runtime, actor: Actor, alert_id: int) -> dict[str, Any]:
     """Mark one of the actor's alerts as seen (again: no change); another user's is not found."""
     with rt.db.write() as session:
         found = session.execute(_mine(actor).where(AlertRow.id == alert_id)).first()

@@ -91,7 +91,7 @@ def require_reader(viewer: Actor) -> None:
         raise Forbidden("only admins and auditors read the audit log")
 
 
-def _query(f: AuditFilter) -> sa.Select:
+def _query(f: AuditFilter) -> sa.Select[Any]:
     f.check()
     query = sa.select(AuditRow)
     if f.actor:

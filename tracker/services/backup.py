@@ -49,7 +49,7 @@ def backed_up_tables() -> list[sa.Table]:
     return [t for t in Base.metadata.sorted_tables if t.name not in DERIVED | TRANSIENT]
 
 
-def _encode(column: sa.Column, value: Any) -> Any:
+def _encode(column: sa.Column[Any], value: Any) -> Any:
     if value is None:
         return None
     if isinstance(column.type, sa.DateTime):
@@ -62,7 +62,7 @@ def _encode(column: sa.Column, value: Any) -> Any:
     return value
 
 
-def _decode(column: sa.Column, value: Any) -> Any:
+def _decode(column: sa.Column[Any], value: Any) -> Any:
     if value is None:
         return None
     if isinstance(column.type, sa.DateTime):
@@ -172,7 +172,7 @@ def _load(session: Session, lines: Iterator[bytes]) -> dict[str, int]:
     tables = {t.name: t for t in backed_up_tables()}
     counts: dict[str, int] = {}
     table: sa.Table | None = None
-    columns: list[sa.Column] = []
+    columns: list[sa.Column[Any]] = []
     batch: list[dict[str, Any]] = []
     for raw in lines:
         item = json.loads(raw)

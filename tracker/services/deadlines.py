@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,7 +15,7 @@ from tracker.services.runtime import Runtime
 
 def open_deadlines(
     rt: Runtime, actor: Actor, within_days: int = 30, assigned: str | None = None, overdue_only: bool = False
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Open deadlines of open, visible cases due within the window (overdue ones included), soonest first."""
     today = rt.today()
     query = sa.select(DeadlineRow).where(DeadlineRow.active.is_(True))

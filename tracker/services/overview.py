@@ -25,7 +25,7 @@ class Overview:
     overdue_everyone: list[dict[str, Any]] | None
 
 
-def _deadlines(rt: Runtime, query: sa.Select) -> list[dict[str, Any]]:
+def _deadlines(rt: Runtime, query: sa.Select[Any]) -> list[dict[str, Any]]:
     today = rt.today()
     out = []
     with rt.db.read() as session:
@@ -38,7 +38,7 @@ def _deadlines(rt: Runtime, query: sa.Select) -> list[dict[str, Any]]:
     return out
 
 
-def _base() -> sa.Select:
+def _base() -> sa.Select[Any]:
     return (
         sa.select(DeadlineRow, CaseRow.pseudonym)
         .join(CaseRow, CaseRow.case_id == DeadlineRow.case_id)

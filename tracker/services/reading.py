@@ -102,7 +102,9 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
     return status
 
 
-def get_case(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None, via: str = "api") -> dict:
+def get_case(
+    rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None, via: str = "api"
+) -> dict[str, Any]:
     """`{"id", "version", "status"}` of a visible case, now or as of a date."""
     with rt.db.write() as session:
         case = _visible(session, actor, case_id)
@@ -112,7 +114,7 @@ def get_case(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None,
 
 def case_events(
     rt: Runtime, actor: Actor, case_id: str, after_version: int = 0, via: str = "api"
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     with rt.db.write() as session:
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "events", via)
@@ -124,7 +126,7 @@ def case_events(
 
 def case_deadlines(
     rt: Runtime, actor: Actor, case_id: str, include_closed: bool = False, via: str = "api"
-) -> list:
+) -> list[dict[str, Any]]:
     with rt.db.write() as session:
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "deadlines", via)
@@ -164,7 +166,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
         raise ValueError("invalid cursor") from None
 
 
-def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict], str | None]:
+def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict[str, Any]], str | None]:
     """A page of case summaries in pseudonym order, and the cursor of the next page."""
     query = sa.select(CaseRow)
     if not actor.sees_every_case:
@@ -207,11 +209,11 @@ def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict], st
     return summaries, cursor
 
 
-def _assigned_to(username: str) -> sa.Select:
+def _assigned_to(username: str) -> sa.Select[Any]:
     return sa.select(AssignmentRow.case_id).where(AssignmentRow.username == username)
 
 
-def _summaries(session: Session, rows: Sequence[CaseRow], today: date) -> list[dict]:
+def _summaries(session: Session, rows: Sequence[CaseRow], today: date) -> list[dict[str, Any]]:
     ids = [r.case_id for r in rows]
     workers: dict[str, list[str]] = {i: [] for i in ids}
     nearest: dict[str, date] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ class Runtime:
     db: Database
     kek: bytes = field(repr=False)
     rules: Rules
-    settings: dict = field(default_factory=dict, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Installation keys that may still wrap some case keys (after a key change, until rotation ends).
     old_keks: tuple[bytes, ...] = field(default=(), repr=False)

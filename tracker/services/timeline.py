@@ -139,7 +139,9 @@ def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry
     return out
 
 
-def _deadlines_now(session: Session, case_id: str, today: date) -> tuple[list[dict], list[dict]]:
+def _deadlines_now(
+    session: Session, case_id: str, today: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows = session.scalars(
         sa.select(DeadlineRow)
         .where(DeadlineRow.case_id == case_id)
@@ -150,7 +152,7 @@ def _deadlines_now(session: Session, case_id: str, today: date) -> tuple[list[di
     return open_, closed
 
 
-def _with_deadlines(status: dict[str, Any], open_: list[dict], today: date) -> dict[str, Any]:
+def _with_deadlines(status: dict[str, Any], open_: list[dict[str, Any]], today: date) -> dict[str, Any]:
     upcoming = [d for d in open_ if d["due_on"] >= today.isoformat()]
     status["next_deadline"] = upcoming[0] if upcoming else None
     status["overdue_deadlines"] = sum(1 for d in open_ if d["due_on"] < today.isoformat())
