@@ -40,13 +40,14 @@ def insert_fingerprint(session: Session, fingerprint: str, now: datetime) -> Non
 
 def replace_fingerprint(session: Session, fingerprint: str, now: datetime) -> None:
     """After a key rotation: the new key's fingerprint."""
-    updated = session.execute(
+    if stored_fingerprint(session) is None:
+        insert_fingerprint(session, fingerprint, now)
+        return
+    session.execute(
         sa.update(InstallationKeyRow)
         .where(InstallationKeyRow.id == 1)
         .values(fingerprint=fingerprint, recorded_at=now)
     )
-    if not updated.rowcount:  # type: ignore[attr-defined]  # Result of an UPDATE is a CursorResult
-        insert_fingerprint(session, fingerprint, now)
 
 
 def case_key_ids(session: Session) -> set[str]:
