@@ -179,3 +179,21 @@ def test_while_rotating_the_old_fingerprint_is_accepted_and_rotation_records_the
     assert waiting > 0 and keys.rotate(rt, Actor("ada", "admin")) == waiting
     assert stored(db_url) == fp(DATA_KEY)
     rt.db.dispose()
+
+
+def test_two_first_starts_at_once_agree_on_one_fingerprint(
+    db_url: str, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.services import installation as service
+    from tracker.store import installation as store
+
+    # Another server stored its key's fingerprint between this one's read and its insert.
+    rt = app.extensions["tracker"]
+    with rt.db.write() as session:
+        store.insert_fingerprint(session, fp(OTHER_KEY), rt.now())
+    reads = iter([None])
+    real = store.stored_fingerprint
+    monkeypatch.setattr(store, "stored_fingerprint", lambda session: next(reads, real(session)))
+    with pytest.raises(service.KeyMismatch, match=f"fingerprint {fp(OTHER_KEY)}, but TRACKER_DATA_KEY"):
+        service.check_key(rt)
+    assert stored(db_url) == fp(OTHER_KEY)

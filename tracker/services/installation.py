@@ -14,14 +14,6 @@ class KeyMismatch(ConfigError):
     """This process's data key is not the installation's; the message shows both fingerprints."""
 
 
-def stored_fingerprint(rt: Runtime) -> str | None:
-    """The database's installation key fingerprint; None before the first start or before migration."""
-    with rt.db.read() as session:
-        if not installation.has_table(session):
-            return None
-        return installation.stored_fingerprint(session)
-
-
 def check_key(rt: Runtime, source: str = "TRACKER_DATA_KEY") -> str | None:
     """Refuse a data key that is not the installation's; on first use, record this one.
 
