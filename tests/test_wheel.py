@@ -101,6 +101,8 @@ def test_an_installed_wheel_runs_the_tracker_with_nothing_of_the_checkout(
         assert any(name in case_page for name in ("Sparrow", "Farhad", "Yevgeny", "Sportsmaster"))
         status, _css = browser.get("/assets/style.css")
         assert status == 200
+        status, russian = Browser(server.base).get("/login?lang=ru")  # the compiled translations
+        assert status == 200 and "Войти" in russian
     finally:
         server.stop()
     assert "Traceback" not in server.output()
