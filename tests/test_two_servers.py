@@ -1,13 +1,14 @@
-"""Two `tracker serve` processes on one PostgreSQL database, written to at once for the same cases."""
+"""Two `tracker serve` processes of the installed wheel on one PostgreSQL database: written to at once
+for the same cases, they lose nothing; started with different data keys, the second refuses to start."""
 
 from __future__ import annotations
 
+import base64
 import json
-import os
 import re
+import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,13 +23,14 @@ import sqlalchemy as sa
 from alertkit import free_port, staff, stay_case
 from conftest import DATA_KEY, _make_app, fresh_pg_database, pg_unavailable
 from prometheus_client.parser import text_string_to_metric_families
+from wheelkit import Installed, clean_env, installed_fixture  # noqa: F401
 
 from tracker.alerts.tables import AlertRow
+from tracker.config import key_fingerprint
 from tracker.store.tables import EventRow
 
 pytestmark = pytest.mark.postgres
 
-TRACKER = Path(sys.prefix) / "bin" / "tracker"
 THREADS = 8
 APPENDS_EACH = 10
 CASES = 4
@@ -37,18 +39,15 @@ MAX_TRIES = 60
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _env(url: str, instance: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TRACKER_", "FLASK_")) and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    env.update(
+def _env(url: str, instance: Path, key: str | None = DATA_KEY) -> dict[str, str]:
+    env = clean_env(
+        instance.parent / "home",
         TRACKER_DATABASE_URL=url,
-        TRACKER_DATA_KEY=DATA_KEY,
         TRACKER_SECRET_KEY="shared-test-secret",
         TRACKER_INSTANCE_PATH=str(instance),
     )
+    if key:
+        env["TRACKER_DATA_KEY"] = key
     return env
 
 
@@ -105,7 +104,9 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def test_two_servers_on_one_database_lose_nothing_and_pass_one_at_a_time(tmp_path, monkeypatch) -> None:
+def test_two_servers_on_one_database_lose_nothing_and_pass_one_at_a_time(
+    installed: Installed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reason = pg_unavailable()
     if reason:
         pytest.skip(reason)
@@ -126,7 +127,8 @@ def test_two_servers_on_one_database_lose_nothing_and_pass_one_at_a_time(tmp_pat
             log = tmp_path / f"server-{name}.log"
             with open(log, "w") as out:
                 proc = subprocess.Popen(
-                    [str(TRACKER), "serve", "--workers", "2", "--port", str(port)],
+                    [str(installed.tracker), "serve", "--workers", "2", "--port", str(port)],
+                    cwd=tmp_path,
                     env=_env(url, tmp_path / f"instance-{name}"),
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -209,14 +211,22 @@ def test_two_servers_on_one_database_lose_nothing_and_pass_one_at_a_time(tmp_pat
     assert texts == Counter(sent)  # every sent event stored, exactly once
 
     env_a, env_b = _env(url, tmp_path / "instance-a"), _env(url, tmp_path / "instance-b")
-    verify = subprocess.run([str(TRACKER), "verify"], env=env_a, capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        [str(installed.tracker), "verify"],
+        cwd=tmp_path,
+        env=env_a,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # Both servers' environments run a scheduler pass at the same moment: the pass lock lets one in at
     # a time, so each alert is made once and mailed (here: logged) once.
     passes = [
         subprocess.Popen(
-            [str(TRACKER), "scheduler", "--once"],
+            [str(installed.tracker), "scheduler", "--once"],
+            cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -237,3 +247,55 @@ def test_two_servers_on_one_database_lose_nothing_and_pass_one_at_a_time(tmp_pat
     assert sum(created) == len(alerts) and min(created) == 0
     addressed = [a for a in alerts if a.username in ("anna", "boris")]  # the staff with an address
     assert sum(logged) == len(addressed) > 0
+
+
+def test_a_second_server_with_another_data_key_or_none_refuses_to_start(
+    installed: Installed, tmp_path: Path
+) -> None:
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    url = fresh_pg_database()
+    other = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    port = free_port()
+    log = tmp_path / "server-a.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen(
+            [str(installed.tracker), "serve", "--workers", "1", "--port", str(port)],
+            cwd=tmp_path,
+            env=_env(url, tmp_path / "instance-a"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", first, log)
+        for key, expected in (
+            (
+                other,
+                f"Error: data key fingerprint mismatch: this database belongs to the installation key with "
+                f"fingerprint {_fingerprint(DATA_KEY)}, but TRACKER_DATA_KEY has fingerprint "
+                f"{_fingerprint(other)}; ",
+            ),
+            (None, "Error: no data key: on PostgreSQL the tracker never makes one itself; make one with "
+                   "`tracker keys generate` and give it in TRACKER_DATA_KEY or in a file named by "
+                   "TRACKER_DATA_KEY_FILE\n"),
+        ):  # fmt: skip
+            second = subprocess.run(
+                [str(installed.tracker), "serve", "--workers", "1", "--port", str(free_port())],
+                cwd=tmp_path,
+                env=_env(url, tmp_path / "instance-b", key),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1, second.stdout + second.stderr
+            assert second.stderr.startswith(expected), second.stderr
+            assert len(second.stderr.splitlines()) == 1 and second.stdout == ""
+        assert not (tmp_path / "instance-b" / "data_key").exists()
+        assert first.poll() is None  # the first server runs on, untouched
+    finally:
+        _stop([first])
+
+
+def _fingerprint(key: str) -> str:
+    return key_fingerprint(base64.urlsafe_b64decode(key))

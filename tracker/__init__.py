@@ -9,12 +9,11 @@ from flask import Flask
 
 from tracker.config import (
     ConfigError,
+    data_key,
     database_url,
-    decode_data_key,
     instance_path,
     instance_secret,
     load_settings,
-    new_data_key,
     new_secret_key,
 )
 from tracker.resources import TEMPLATES
@@ -42,18 +41,16 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     settings = load_settings(test_config)
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = instance_secret(instance, "secret_key", new_secret_key)
-    if settings["DATA_KEY"]:
-        kek = decode_data_key(settings["DATA_KEY"], "TRACKER_DATA_KEY")
-    else:
-        kek = decode_data_key(instance_secret(instance, "data_key", new_data_key), f"{instance}/data_key")
     settings["DATABASE_URL"] = database_url(settings, instance)
+    key = data_key(settings, instance, settings["DATABASE_URL"])
     app.config.update(settings)
     app.config["DATA_KEY"] = None  # the key lives in the runtime only, never in templates or logs
     app.config["OLD_DATA_KEYS"] = None
+    app.config["DATA_KEY_SOURCE"] = key.source
     rule_files = [DEFAULT_RULES_PATH] + ([settings["DEADLINE_RULES"]] if settings["DEADLINE_RULES"] else [])
     app.extensions["tracker"] = Runtime(
         db=Database(settings["DATABASE_URL"]),
-        kek=kek,
+        kek=key.key,
         rules=load_rules(rule_files),
         settings=settings,
     )

@@ -1,12 +1,16 @@
-"""Configuration: config/tracker.toml, then TRACKER_CONFIG, then TRACKER_* variables, then test overrides."""
+"""Configuration: tracker/defaults/tracker.toml, then TRACKER_CONFIG, then TRACKER_* variables, then test
+overrides; and where the installation data key comes from."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import secrets
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +118,86 @@ def instance_path() -> Path:
     return platformdirs.user_data_path("tracker", appauthor=False).resolve()
 
 
-def database_url(settings: dict[str, Any], instance: Path) -> str:
-    """The configured URL, or an SQLite file in the instance folder."""
+def database_url(settings: dict[str, Any], instance: Path, create: bool = True) -> str:
+    """The configured URL, or an SQLite file in the instance folder (made unless `create` is false)."""
     url = str(settings.get("DATABASE_URL") or "")
     if url:
         return url
-    make_instance_folder(instance)
+    if create:
+        make_instance_folder(instance)
     return f"sqlite:///{instance / 'tracker.db'}"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+
+def key_fingerprint(key: bytes) -> str:
+    """The installation key's fingerprint as stored in the database: HMAC-SHA-256 of a fixed label
+    under the key, 128 bits in hex. It tells keys apart and says nothing about the key."""
+    return hmac.new(key, b"tracker key fingerprint", hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """The installation data key and where it came from (for `tracker info` and error messages)."""
+
+    key: bytes = field(repr=False)
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        return key_fingerprint(self.key)
+
+
+def _setting_source(name: str) -> str:
+    """Where a setting's value came from, as an operator would look for it."""
+    if os.environ.get(f"TRACKER_{name}"):
+        return f"TRACKER_{name}"
+    extra = os.environ.get("TRACKER_CONFIG")
+    return f"{name} in {extra}" if extra else name
+
+
+def data_key(settings: dict[str, Any], instance: Path, url: str) -> DataKey:
+    """The installation data key: DATA_KEY, else the file named by DATA_KEY_FILE, else (SQLite only)
+    the file `data_key` in the instance folder, made on first use.
+
+    On PostgreSQL the tracker never makes a key: app servers on several hosts would each make their
+    own and write cases the others cannot read. Without one it refuses to start, saying how to make one.
+    """
+    found = configured_data_key(settings, instance, url)
+    if found is not None:
+        return found
+    path = instance / "data_key"
+    made = instance_secret(instance, "data_key", new_data_key)
+    return DataKey(decode_data_key(made, str(path)), _made(path))
+
+
+def configured_data_key(settings: dict[str, Any], instance: Path, url: str) -> DataKey | None:
+    """The data key as `data_key` finds it, but never made: None on SQLite before the first start."""
+    if settings.get("DATA_KEY"):
+        source = _setting_source("DATA_KEY")
+        return DataKey(decode_data_key(str(settings["DATA_KEY"]), source), source)
+    if settings.get("DATA_KEY_FILE"):
+        path = Path(str(settings["DATA_KEY_FILE"])).expanduser().resolve()
+        try:
+            text = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a key file"
+            raise ConfigError(f"DATA_KEY_FILE {path}: {reason}") from None
+        return DataKey(decode_data_key(text, f"DATA_KEY_FILE {path}"), f"key file {path} (DATA_KEY_FILE)")
+    path = instance / "data_key"
+    if is_postgres_url(url):
+        earlier = f" (the key an earlier version made is in {path})" if path.exists() else ""
+        raise ConfigError(
+            "no data key: on PostgreSQL the tracker never makes one itself; make one with "
+            "`tracker keys generate` and give it in TRACKER_DATA_KEY or in a file named by "
+            f"TRACKER_DATA_KEY_FILE{earlier}"
+        )
+    if not path.exists():
+        return None
+    return DataKey(decode_data_key(path.read_text(), str(path)), _made(path))
+
+
+def _made(path: Path) -> str:
+    return f"generated file {path} (SQLite only)"

@@ -7,4 +7,5 @@ def import_all_tables() -> None:
     import tracker.alerts.tables
     import tracker.auth.tables
     import tracker.projections.tables
+    import tracker.store.installation
     import tracker.store.tables  # noqa: F401

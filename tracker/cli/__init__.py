@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import click
 from flask import Flask, current_app
@@ -26,6 +28,23 @@ def _create_app() -> Flask:
 def runtime() -> Runtime:
     rt: Runtime = current_app.extensions["tracker"]
     return rt
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def key_checked(command: F) -> F:
+    """For servers and commands that write cases (below `with_appcontext`): refuse to run with a data
+    key that is not the installation's; the first one to run on a database records its key's fingerprint."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from tracker.services.installation import check_key
+
+        check_key(runtime(), current_app.config["DATA_KEY_SOURCE"])
+        return command(*args, **kwargs)
+
+    return cast(F, checked)
 
 
 class TrackerGroup(FlaskGroup):
@@ -65,9 +84,9 @@ def _db_message(exc: DBAPIError) -> str:
 
 
 def _add_commands(group: click.Group) -> None:
-    from tracker.cli import cases, db, scheduler, security, serve, users
+    from tracker.cli import cases, db, info, scheduler, security, serve, users
 
-    for module in (db, users, cases, serve, scheduler, security):
+    for module in (info, db, users, cases, serve, scheduler, security):
         for command in module.COMMANDS:
             group.add_command(command)
 
@@ -80,6 +99,7 @@ def _add_commands(group: click.Group) -> None:
     load_dotenv=False,
     set_debug_flag=False,
 )
+@click.version_option(package_name="tracker", prog_name="tracker", message="%(prog)s %(version)s")
 def cli() -> None:
     """Event-sourced case tracker."""
 

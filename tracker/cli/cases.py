@@ -13,7 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from tracker.auth.users import SYSTEM, Actor
-from tracker.cli import runtime
+from tracker.cli import key_checked, runtime
 from tracker.services import demo as demo_service
 from tracker.services import integrity, transfer
 from tracker.services.erasure import AlreadyErased, WalNotEmptied, erase_case
@@ -42,6 +42,7 @@ def _case_arg(value: str) -> str:
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
+@key_checked
 def import_(file: Path) -> None:
     """Import cases from a JSON Lines FILE: all of it, or nothing."""
     try:
@@ -102,6 +103,7 @@ def verify() -> None:
 
 @click.command("rebuild")
 @with_appcontext
+@key_checked
 def rebuild() -> None:
     """Rebuild every read model from the events."""
     with progress(integrity.case_count(runtime()), "rebuilding") as step:
@@ -114,6 +116,7 @@ def rebuild() -> None:
     "--password", default="demo-password-2024", show_default=True, help="Password of every demo user."
 )
 @with_appcontext
+@key_checked
 def demo(password: str) -> None:
     """Load the four composite clients and the demo users (idempotent)."""
     created, cases = demo_service.load_demo(runtime(), password)
@@ -128,6 +131,7 @@ def demo(password: str) -> None:
 @click.argument("case_id")
 @click.option("--reason", required=True, help="Why the personal data is erased (kept in the history).")
 @with_appcontext
+@key_checked
 def erase(case_id: str, reason: str) -> None:
     """Destroy CASE_ID's data key: its sensitive fields become unreadable for good."""
     try:

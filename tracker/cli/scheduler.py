@@ -7,7 +7,7 @@ import logging
 import click
 from flask.cli import with_appcontext
 
-from tracker.cli import runtime
+from tracker.cli import key_checked, runtime
 from tracker.config import ConfigError
 from tracker.services.runtime import Runtime
 
@@ -34,6 +34,7 @@ def configure_logging(rt: Runtime) -> None:
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run one pass (alerts, then e-mail) and exit.")
 @with_appcontext
+@key_checked
 def scheduler(once: bool) -> None:
     """Scan deadlines and send alerts: every SCHEDULER_INTERVAL_SECONDS, or once."""
     from tracker.services import alerts

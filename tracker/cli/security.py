@@ -11,7 +11,7 @@ import click
 from flask.cli import with_appcontext
 
 from tracker.auth.users import Actor
-from tracker.cli import runtime
+from tracker.cli import key_checked, runtime
 from tracker.config import new_data_key
 from tracker.services import audit, keys
 from tracker.services.backup import BackupError, restore_backup, write_backup
@@ -43,6 +43,7 @@ def status() -> None:
 @keys_group.command("rotate")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=200, show_default=True)
 @with_appcontext
+@key_checked
 def rotate(batch_size: int) -> None:
     """Re-wrap every case key under TRACKER_DATA_KEY (old keys from TRACKER_OLD_DATA_KEYS); resumable."""
     rt = runtime()

@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from tracker.cli import key_checked
+
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +58,7 @@ def _json_gunicorn_logger() -> type:
     help="Also run the deadline scheduler in this process (see docs/scheduler.md).",
 )
 @with_appcontext
+@key_checked
 def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> None:
     """Serve the web UI and the API with gunicorn."""
     from gunicorn.app.base import BaseApplication

@@ -1,4 +1,4 @@
-"""Deadline rules: config/deadlines.toml (and files layered over it) as typed, validated data."""
+"""Deadline rules: tracker/defaults/deadlines.toml (and files layered over it) as typed, validated data."""
 
 from __future__ import annotations
 

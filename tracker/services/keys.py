@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from tracker.auth.users import Actor
+from tracker.config import key_fingerprint
 from tracker.crypto.codec import CryptoError, wrap_case_key
 from tracker.services import audit
 from tracker.services.runtime import Forbidden, Runtime
+from tracker.store import installation
 from tracker.store.tables import CaseKeyRow
 
 
@@ -94,4 +96,6 @@ def rotate(
             rt.kek_id,
             {"rewrapped": done, "from": sorted(c.kek_id for c in before if not c.current and c.cases)},
         )
+        # Every case key is under the current key: a server holding only an old key now refuses to start.
+        installation.replace_fingerprint(session, key_fingerprint(rt.kek), rt.now())
     return done

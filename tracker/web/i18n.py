@@ -27,7 +27,7 @@ from tracker.web import labels, messages
 LOCALES = account.LOCALES
 NAMES = {"en": "English", "ru": "Русский"}
 
-# The default deadline titles of config/deadlines.toml; an organization's own titles show as written.
+# The built-in deadline titles (tracker/defaults/deadlines.toml); an organization's own show as written.
 _TITLES = [
     (re.compile(r"Legal stay in (?P<country>\w+) expires"), _l("Legal stay in %(country)s expires")),
     (
