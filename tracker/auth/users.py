@@ -70,6 +70,11 @@ def check_password(stored: str | None, password: str) -> bool:
         return False
 
 
+def end_sessions(user: UserRow) -> None:
+    """Every session of the user ends: its session generation no longer matches the user's."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
 def validate_password(password: str) -> None:
     if len(password) < 10:
         raise UserError("the password must have at least 10 characters")
@@ -96,6 +101,7 @@ def create_user(
         email=email,
         active=True,
         created_at=now(),
+        session_epoch=0,
     )
     session.add(user)
     session.flush()

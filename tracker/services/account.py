@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
 from tracker.auth.tables import UserRow
-from tracker.auth.users import UserError, check_password, hash_password, validate_password
+from tracker.auth.users import UserError, check_password, end_sessions, hash_password, validate_password
 from tracker.services import audit
 from tracker.services.runtime import NotFound, Runtime
 
@@ -37,6 +37,7 @@ def change_password(rt: Runtime, user_id: int, current: str, new: str, address: 
             raise UserError("the current password is not right")
         validate_password(new)
         row.password_hash = hash_password(new)
+        end_sessions(row)
         audit.record(session, row.username, "password_reset", row.username, {"by": "self"}, address)
 
 

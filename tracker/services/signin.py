@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
 from tracker.auth.tables import SettingRow, SigninAttemptRow, UserRow
-from tracker.auth.users import Actor, check_password, find_user
+from tracker.auth.users import Actor, check_password, end_sessions, find_user
 from tracker.services import audit
 from tracker.services.runtime import Runtime
 
@@ -44,9 +44,12 @@ class SigninResult:
     retry_after: int = 0
 
 
-def fingerprint(password_hash: str) -> str:
-    """Changes when the password does, so a reset ends the sessions signed in with the old one."""
-    return hashlib.sha256(b"tracker-session" + password_hash.encode()).hexdigest()[:16]
+def fingerprint(password_hash: str, epoch: int) -> str:
+    """Part of the session's identity in its cookie; it changes with the password and with the user's
+    session generation (raised on sign-out, deactivation, reactivation and password changes), so a
+    copy of an ended session's cookie is refused."""
+    material = f"{epoch}:{password_hash}".encode()
+    return hashlib.sha256(b"tracker-session" + material).hexdigest()[:16]
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -62,7 +65,7 @@ def _session_user(user: UserRow, required: set[str]) -> SessionUser:
         locale=user.locale,
         second_factor=enabled,
         must_enrol=user.role in required and not enabled,
-        fingerprint=fingerprint(user.password_hash),
+        fingerprint=fingerprint(user.password_hash, user.session_epoch or 0),
         calendar_feed=user.calendar_token_hash is not None,
     )
 
@@ -131,6 +134,14 @@ def load_user(rt: Runtime, user_id: int) -> SessionUser | None:
 
 
 def sign_out(rt: Runtime, username: str, address: str | None, reason: str | None = None) -> None:
-    """Record a sign-out (or a session that ended by inactivity) in the audit log."""
+    """End the user's sessions (every copy of their cookie) and record it in the audit log.
+
+    A session that ended by inactivity is only recorded: its cookie is already refused, and an old
+    cookie must not be able to sign the user out of the sessions they use now.
+    """
     with rt.db.write() as session:
+        if reason is None:
+            user = find_user(session, username)
+            if user is not None:
+                end_sessions(user)
         audit.record(session, username, "signout", username, {"reason": reason} if reason else None, address)

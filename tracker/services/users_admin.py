@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
 from tracker.auth.tables import ROLES, TokenRow, UserRow
-from tracker.auth.users import Actor, UserError, create_user, hash_password, validate_password
+from tracker.auth.users import (
+    Actor,
+    UserError,
+    create_user,
+    end_sessions,
+    hash_password,
+    validate_password,
+)
 from tracker.services import audit
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 
@@ -96,6 +103,9 @@ def change_user(
             if old != new:
                 changes[name] = {"from": old, "to": new}
                 setattr(row, name, new)
+        if "active" in changes:
+            # Deactivation ends every session; so does reactivation, in case one was copied before.
+            end_sessions(row)
         if changes:
             audit.record(session, actor.username, "user_changed", row.username, changes, address)
         return _info(row)
@@ -109,6 +119,7 @@ def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str, addre
     with rt.db.write() as session:
         row = _get(session, user_id)
         row.password_hash = hash_password(password)
+        end_sessions(row)
         revoked = session.execute(
             sa.update(TokenRow)
             .where(TokenRow.user_id == row.id, TokenRow.revoked_at.is_(None))
@@ -126,6 +137,7 @@ def reset_second_factor(rt: Runtime, actor: Actor, user_id: int, address: str) -
     with rt.db.write() as session:
         row = _get(session, user_id)
         second_factor.disable(session, row)
+        end_sessions(row)  # the lost phone may be in other hands, with a signed-in browser
         audit.record(session, actor.username, "second_factor_disabled", row.username, None, address)
 
 

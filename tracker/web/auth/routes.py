@@ -16,17 +16,11 @@ from tracker.auth.users import UserError
 from tracker.services import account, signin
 from tracker.services import calendar as calendar_feed
 from tracker.web.auth.forms import DisableForm, EnrolForm, LoginForm, PasswordForm
+from tracker.web.auth.redirects import safe_next
 from tracker.web.messages import translate
 from tracker.web.security import WebUser, client_address, runtime
 
 bp = Blueprint("web_auth", __name__)
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path of this site: never another host (//evil.example) or a scheme."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web_dashboard.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
