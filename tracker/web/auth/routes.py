@@ -15,6 +15,7 @@ from markupsafe import Markup
 from tracker.auth.users import UserError
 from tracker.services import account, signin
 from tracker.services import calendar as calendar_feed
+from tracker.web.auth import devices
 from tracker.web.auth.forms import DisableForm, EnrolForm, LoginForm, PasswordForm
 from tracker.web.auth.redirects import safe_next
 from tracker.web.messages import translate
@@ -32,8 +33,14 @@ def login() -> Any:
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
+        device = devices.device_for(form.username.data)
         result = signin.sign_in(
-            runtime(), form.username.data, form.password.data, form.code.data or None, client_address()
+            runtime(),
+            form.username.data,
+            form.password.data,
+            form.code.data or None,
+            client_address(),
+            device,
         )
         if result.user is not None:
             lang = session.get("lang")
@@ -43,9 +50,12 @@ def login() -> Any:
             login_user(WebUser(result.user))
             session["seen"] = int(time.time())
             session["username"] = result.user.username
-            if result.user.must_enrol:
-                return redirect(url_for("web_auth.second_factor"))
-            return redirect(safe_next(form.next.data))
+            target = (
+                url_for("web_auth.second_factor") if result.user.must_enrol else safe_next(form.next.data)
+            )
+            response = redirect(target)
+            devices.remember(response, result.user.username, device)
+            return response
         if result.problem == "throttled":
             status = 429
             minutes = max(1, math.ceil(result.retry_after / 60))
