@@ -140,3 +140,38 @@ def test_a_path_of_the_tracker_is_kept(sqlite_app: Any) -> None:
             data={"username": "anna", "password": PASSWORD, "next": target, "csrf_token": csrf_token(page)},
         )
         assert response.headers["Location"] == target
+
+
+def api_answer(app: Any, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    return int(app.test_client().get("/api/v1/cases", headers=headers).status_code)
+
+
+def test_changing_ones_own_password_revokes_ones_api_tokens_and_says_so(app: Any) -> None:
+    from tracker.auth.users import issue_token
+
+    anna = signed_in(app, "anna", "caseworker")
+    make_user(app, "boris", "caseworker")
+    rt = app.extensions["tracker"]
+    with rt.db.write() as session:
+        mine, other = issue_token(session, "anna", "laptop"), issue_token(session, "boris")
+    assert api_answer(app, mine) == 200
+    assert "API tokens" in text(anna.get("/account"))  # the form says what a change does
+    done = post_form(
+        anna, "/account/password", {"current": PASSWORD, "new": "a-brand-new-password"}, page="/account"
+    )
+    assert "your API tokens were revoked" in text(anna.get(done.headers["Location"]))
+    assert api_answer(app, mine) == 401
+    assert api_answer(app, other) == 200
+
+
+def test_an_admin_password_reset_stops_the_users_calendar_feed(app: Any) -> None:
+    from tracker.services import calendar
+
+    make_user(app, "anna", "caseworker")
+    rt = app.extensions["tracker"]
+    token = calendar.issue_token(rt, "anna")
+    client = app.test_client()
+    assert client.get(f"/calendar/{token}.ics").status_code == 200
+    users_admin.reset_password(rt, ADMIN, user_id(app, "anna"), "a-brand-new-password", "t")
+    assert client.get(f"/calendar/{token}.ics").status_code == 404

@@ -6,7 +6,14 @@ from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
 from tracker.auth.tables import UserRow
-from tracker.auth.users import UserError, check_password, end_sessions, hash_password, validate_password
+from tracker.auth.users import (
+    UserError,
+    check_password,
+    end_sessions,
+    hash_password,
+    revoke_api_tokens,
+    validate_password,
+)
 from tracker.crypto.codec import CryptoError
 from tracker.services import audit
 from tracker.services.runtime import NotFound, Runtime
@@ -29,8 +36,9 @@ def set_locale(rt: Runtime, user_id: int, locale: str) -> None:
         _user(session, user_id).locale = locale
 
 
-def change_password(rt: Runtime, user_id: int, current: str, new: str, address: str) -> None:
-    """Change one's own password; the current one must be given."""
+def change_password(rt: Runtime, user_id: int, current: str, new: str, address: str) -> int:
+    """Change one's own password; the current one must be given. Every session of the user ends and
+    their API tokens are revoked (a change often means the old password leaked). Returns how many."""
     with rt.db.write() as session:
         row = _user(session, user_id)
         if not check_password(row.password_hash, current):
@@ -38,7 +46,10 @@ def change_password(rt: Runtime, user_id: int, current: str, new: str, address: 
         validate_password(new)
         row.password_hash = hash_password(new)
         end_sessions(row)
-        audit.record(session, row.username, "password_reset", row.username, {"by": "self"}, address)
+        revoked = revoke_api_tokens(session, row.id, rt.now())
+        detail = {"by": "self", "tokens_revoked": revoked}
+        audit.record(session, row.username, "password_reset", row.username, detail, address)
+        return revoked
 
 
 def begin_enrolment(rt: Runtime, user_id: int) -> tuple[str, str]:

@@ -130,9 +130,15 @@ def change_password() -> Any:
         except UserError as exc:
             flash(translate(str(exc)), "error")
         else:
-            # The password's fingerprint is part of the session id: sign in again with the new one.
+            # Every session of the user has ended (this one too): sign in again with the new one.
             logout_user()
-            flash(_("Your password was changed. Please sign in with the new one."), "info")
+            flash(
+                _(
+                    "Your password was changed, you were signed out everywhere and your API tokens "
+                    "were revoked. Please sign in with the new one."
+                ),
+                "info",
+            )
             return redirect(url_for("web_auth.login"))
     else:
         flash(_("Fill in both passwords."), "error")
