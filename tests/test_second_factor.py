@@ -188,3 +188,30 @@ def test_two_simultaneous_sign_ins_cannot_both_spend_one_recovery_code(app: Any)
     with runtime.db.read() as session:
         used = session.scalar(sa.select(sa.func.count()).where(RecoveryCodeRow.used_at.is_not(None)))
     assert used == 1
+
+
+def test_a_key_rotation_reseals_the_secrets_and_the_old_key_can_go(
+    app: Any, db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import secrets as random
+
+    from conftest import DATA_KEY, _make_app
+
+    from tracker.auth.users import Actor
+    from tracker.services import keys
+
+    runtime = app.extensions["tracker"]
+    with runtime.db.write() as session:
+        create_user(session, "anna", "caseworker", PASSWORD)
+    secret, _codes = enrol(runtime)
+    new_key = base64.urlsafe_b64encode(random.token_bytes(32)).decode()
+    only_new = _make_app(db_url, tmp_path, monkeypatch, DATA_KEY=new_key).extensions["tracker"]
+    # Without the old key the code cannot be checked: refused, and nothing breaks.
+    assert not check(only_new, pyotp.TOTP(secret).now())
+    both = _make_app(db_url, tmp_path, monkeypatch, DATA_KEY=new_key, OLD_DATA_KEYS=DATA_KEY)
+    keys.rotate(both.extensions["tracker"], Actor("ada", "admin"))
+    later = only_new.now() + timedelta(seconds=30)
+    assert check(only_new, pyotp.TOTP(secret).at(later), at=later)
+    for rt_ in (only_new, both.extensions["tracker"]):
+        rt_.db.dispose()

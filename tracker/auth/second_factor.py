@@ -59,6 +59,28 @@ def _reseal_if_old(keys: InstallationKeys, user: UserRow, secret: str) -> None:
         _seal(keys, user, secret)
 
 
+def reseal_all(session: Session, keys: InstallationKeys) -> int:
+    """Seal every secret kept in clear or under an older installation key under the current key (part
+    of a key rotation); returns how many. CryptoError names a key that is needed but not held."""
+    current = kek_id(keys.kek) + ":"
+    rows = session.scalars(
+        sa.select(UserRow).where(
+            sa.or_(
+                UserRow.totp_secret.is_not(None),
+                sa.and_(
+                    UserRow.totp_secret_sealed.is_not(None),
+                    sa.not_(UserRow.totp_secret_sealed.startswith(current, autoescape=True)),
+                ),
+            )
+        )
+    ).all()
+    for user in rows:
+        secret = _secret(keys, user)
+        if secret is not None:
+            _seal(keys, user, secret)
+    return len(rows)
+
+
 def is_enabled(user: UserRow) -> bool:
     return bool(user.totp_secret_sealed or user.totp_secret) and user.totp_confirmed_at is not None
 
