@@ -175,3 +175,19 @@ def test_an_admin_password_reset_stops_the_users_calendar_feed(app: Any) -> None
     assert client.get(f"/calendar/{token}.ics").status_code == 200
     users_admin.reset_password(rt, ADMIN, user_id(app, "anna"), "a-brand-new-password", "t")
     assert client.get(f"/calendar/{token}.ics").status_code == 404
+
+
+def test_a_session_ends_after_its_longest_life_even_when_kept_busy(sqlite_app: Any) -> None:
+    from tracker.web.auth.routes import SESSION_MAX_HOURS
+
+    client = signed_in(sqlite_app, "anna", "caseworker")
+    assert signed_in_page(client)
+    with client.session_transaction() as session:
+        session["since"] -= SESSION_MAX_HOURS * 3600 - 60
+    assert signed_in_page(client)  # a minute left
+    with client.session_transaction() as session:
+        session["since"] -= 120
+    response = client.get("/cases")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert "Please sign in again" in text(client.get("/login"))
+    assert not signed_in_page(client)
