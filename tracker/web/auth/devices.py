@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 COOKIE = "tracker_device"
 MAX_AGE = 180 * 24 * 3600
@@ -19,7 +20,7 @@ MAX_ACCOUNTS = 8
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="tracker-device")
+    return URLSafeTimedSerializer(str(current_app.secret_key), salt="tracker-device")
 
 
 def _known() -> dict[str, str]:
