@@ -136,3 +136,17 @@ def test_no_typed_user_name_or_password_reaches_the_logs(
         sign_in(client, name, "Typed-Passw0rd!")
     logged = "\n".join(r.getMessage() + repr(r.args) + str(r.exc_info) for r in caplog.records)
     assert "sekret" not in logged.lower() and "Typed-Passw0rd" not in logged
+
+
+def test_a_database_error_never_shows_the_values_of_its_query(db_url: str) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from tracker.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(DBAPIError) as error, engine.connect() as conn:
+            conn.execute(sa.text("SELECT * FROM users WHERE no_such_column = :typed"), {"typed": "Sekret-1"})
+    finally:
+        engine.dispose()
+    assert "Sekret-1" not in str(error.value)
