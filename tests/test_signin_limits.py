@@ -47,6 +47,7 @@ def test_wrong_passwords_from_elsewhere_do_not_lock_the_owner_out(app: Any, rt: 
     assert codes[:FREE] == [401] * FREE and codes[FREE:] == [429] * (20 - FREE)
     refused = sign_in(attacker, "otto")  # the guesser waits, even with the right password
     assert refused.status_code == 429 and "Too many failed sign-ins" in text(refused)
+    assert 0 < int(refused.headers["Retry-After"]) <= app.config["SIGNIN_WINDOW_SECONDS"] + 1
     assert sign_in(otto, "otto").status_code == 302  # the owner's browser is not slowed down
     assert sign_in(browser(app, "10.0.0.7"), "otto").status_code == 302  # nor a new one elsewhere
     assert sign_in(browser(app, "10.6.6.6"), "boris").status_code == 302  # nor another account there

@@ -54,7 +54,7 @@ def login() -> Any:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         device = devices.device_for(form.username.data)
         result = signin.sign_in(
@@ -80,7 +80,7 @@ def login() -> Any:
             devices.remember(response, result.user.username, device)
             return response
         if result.problem == "throttled":
-            status = 429
+            status, headers = 429, {"Retry-After": str(result.retry_after)}
             minutes = max(1, math.ceil(result.retry_after / 60))
             flash(
                 _(
@@ -98,7 +98,7 @@ def login() -> Any:
     elif request.method == "POST":
         status = 400
     form.password.data = ""
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
