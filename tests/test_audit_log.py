@@ -175,8 +175,11 @@ def test_users_made_from_the_command_line_and_by_the_demo_are_recorded(app: Any,
     command = ["user", "create", "vera", "--role", "caseworker", "--password-stdin"]
     made = runner.invoke(cli, command, input="a long password 1\n")
     assert made.exit_code == 0, made.output
-    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024"]).exit_code == 0
-    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024"]).exit_code == 0  # nothing new
+    # vera is a real user: the demo goes in only when forced on purpose.
+    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024"]).exit_code == 1
+    assert runner.invoke(cli, ["demo", "--password", "demo-password-2024", "--force"]).exit_code == 0
+    forced_again = ["demo", "--password", "demo-password-2024", "--force"]
+    assert runner.invoke(cli, forced_again).exit_code == 0  # nothing new
     with rt.db.read() as session:
         rows = session.scalars(sa.select(AuditRow).where(AuditRow.action == "user_created")).all()
         got = sorted((r.actor, r.target, json.loads(r.detail or "{}")["role"]) for r in rows)

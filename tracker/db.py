@@ -39,6 +39,9 @@ def is_sqlite(url: str | sa.URL) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine; on SQLite with WAL, a busy timeout, and BEGIN IMMEDIATE for write units."""
+    # A database error's message (which reaches the logs) never shows the values of its query: they
+    # may be what someone typed into the sign-in form, or personal data.
+    kwargs.setdefault("hide_parameters", True)
     try:
         return _make_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:

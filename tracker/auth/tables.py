@@ -22,10 +22,17 @@ class UserRow(Base):
     email: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
+    # Before revision 0005 the secret was kept in clear here; now it is sealed by the installation key
+    # (totp_secret_sealed), and a clear one left from before is sealed at its next use.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_secret_sealed: Mapped[str | None] = mapped_column(sa.String(200))
+    # The last TOTP time step accepted: a code of that step or an earlier one is never accepted again.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # Part of every session's identity: raising it ends every session of the user at once.
+    session_epoch: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
 
 class TokenRow(Base):
@@ -56,7 +63,8 @@ class AccessRow(Base):
 
 
 class SigninAttemptRow(Base):
-    """A sign-in attempt, for rate limiting per account and per address."""
+    """A sign-in attempt, for the limits. `username` is a keyed digest of what was typed (it may be a
+    password); `device` is the id of the browser's signed device cookie for that account, if any."""
 
     __tablename__ = "signin_attempts"
 
@@ -65,6 +73,7 @@ class SigninAttemptRow(Base):
     username: Mapped[str] = mapped_column(sa.String(64))
     address: Mapped[str] = mapped_column(sa.String(64))
     success: Mapped[bool] = mapped_column(sa.Boolean)
+    device: Mapped[str | None] = mapped_column(sa.String(32))
 
     __table_args__ = (
         sa.Index("ix_signin_attempts_username_at", "username", "at"),

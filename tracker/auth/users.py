@@ -70,6 +70,22 @@ def check_password(stored: str | None, password: str) -> bool:
         return False
 
 
+def end_sessions(user: UserRow) -> None:
+    """Every session of the user ends: its session generation no longer matches the user's."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def revoke_api_tokens(session: Session, user_id: int, at: datetime) -> int:
+    """Revoke every API token of the user that is not revoked yet; returns how many."""
+    result = session.execute(
+        sa.update(TokenRow)
+        .where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def validate_password(password: str) -> None:
     if len(password) < 10:
         raise UserError("the password must have at least 10 characters")
@@ -96,6 +112,7 @@ def create_user(
         email=email,
         active=True,
         created_at=now(),
+        session_epoch=0,
     )
     session.add(user)
     session.flush()

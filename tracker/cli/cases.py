@@ -115,11 +115,16 @@ def rebuild() -> None:
 @click.option(
     "--password", default="demo-password-2024", show_default=True, help="Password of every demo user."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load the demo even into a database with real users or cases (its users' password is public).",
+)
 @with_appcontext
 @key_checked
-def demo(password: str) -> None:
-    """Load the four composite clients and the demo users (idempotent)."""
-    created, cases = demo_service.load_demo(runtime(), password)
+def demo(password: str, force: bool) -> None:
+    """Load the four composite clients and the demo users (idempotent); refused on real data."""
+    created, cases = demo_service.load_demo(runtime(), password, force=force)
     click.echo(
         f"demo users: {', '.join(demo_service.DEMO_USERS)} (created now: {', '.join(created) or 'none'})"
     )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import pyotp
 from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
 from tracker.auth.tables import UserRow
-from tracker.auth.users import UserError, check_password, hash_password, validate_password
+from tracker.auth.users import (
+    UserError,
+    check_password,
+    end_sessions,
+    hash_password,
+    revoke_api_tokens,
+    validate_password,
+)
+from tracker.crypto.codec import CryptoError
 from tracker.services import audit
 from tracker.services.runtime import NotFound, Runtime
 
@@ -29,15 +36,20 @@ def set_locale(rt: Runtime, user_id: int, locale: str) -> None:
         _user(session, user_id).locale = locale
 
 
-def change_password(rt: Runtime, user_id: int, current: str, new: str, address: str) -> None:
-    """Change one's own password; the current one must be given."""
+def change_password(rt: Runtime, user_id: int, current: str, new: str, address: str) -> int:
+    """Change one's own password; the current one must be given. Every session of the user ends and
+    their API tokens are revoked (a change often means the old password leaked). Returns how many."""
     with rt.db.write() as session:
         row = _user(session, user_id)
         if not check_password(row.password_hash, current):
             raise UserError("the current password is not right")
         validate_password(new)
         row.password_hash = hash_password(new)
-        audit.record(session, row.username, "password_reset", row.username, {"by": "self"}, address)
+        end_sessions(row)
+        revoked = revoke_api_tokens(session, row.id, rt.now())
+        detail = {"by": "self", "tokens_revoked": revoked}
+        audit.record(session, row.username, "password_reset", row.username, detail, address)
+        return revoked
 
 
 def begin_enrolment(rt: Runtime, user_id: int) -> tuple[str, str]:
@@ -46,28 +58,26 @@ def begin_enrolment(rt: Runtime, user_id: int) -> tuple[str, str]:
         row = _user(session, user_id)
         if second_factor.is_enabled(row):
             raise UserError("the second factor is already on")
-        uri = second_factor.begin_enrolment(row)
-        assert row.totp_secret is not None
-        return uri, row.totp_secret
+        return second_factor.begin_enrolment(rt, row)
 
 
 def pending_enrolment(rt: Runtime, user_id: int) -> tuple[str, str] | None:
     """The enrolment started but not confirmed yet, if any."""
     with rt.db.read() as session:
         row = _user(session, user_id)
-        if row.totp_secret is None or second_factor.is_enabled(row):
+        if second_factor.is_enabled(row):
             return None
-        uri = pyotp.TOTP(row.totp_secret).provisioning_uri(
-            name=row.username, issuer_name=second_factor.ISSUER
-        )
-        return uri, row.totp_secret
+        try:
+            return second_factor.enrolment(rt, row)
+        except CryptoError:
+            return None  # sealed under a key this process lacks: a new enrolment begins
 
 
 def confirm_enrolment(rt: Runtime, user_id: int, code: str, address: str) -> list[str] | None:
     """Turn the second factor on when the code fits; returns the recovery codes (shown once)."""
     with rt.db.write() as session:
         row = _user(session, user_id)
-        codes = second_factor.confirm_enrolment(session, row, code)
+        codes = second_factor.confirm_enrolment(session, rt, row, code, rt.now())
         if codes is not None:
             audit.record(session, row.username, "second_factor_enabled", row.username, None, address)
         return codes

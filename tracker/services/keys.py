@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from tracker.auth import second_factor
 from tracker.auth.users import Actor
 from tracker.config import key_fingerprint
 from tracker.crypto.codec import CryptoError, wrap_case_key
@@ -89,12 +90,18 @@ def rotate(
         if progress:
             progress(len(rows))
     with rt.db.write() as session:
+        # Second-factor secrets are sealed by the installation key too: none may stay under the old one.
+        resealed = second_factor.reseal_all(session, rt)
         audit.record(
             session,
             actor.username,
             "key_rotation",
             rt.kek_id,
-            {"rewrapped": done, "from": sorted(c.kek_id for c in before if not c.current and c.cases)},
+            {
+                "rewrapped": done,
+                "second_factor_secrets": resealed,
+                "from": sorted(c.kek_id for c in before if not c.current and c.cases),
+            },
         )
         # Every case key is under the current key: a server holding only an old key now refuses to start.
         installation.replace_fingerprint(session, key_fingerprint(rt.kek), rt.now())

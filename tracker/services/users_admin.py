@@ -9,8 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.auth import second_factor
-from tracker.auth.tables import ROLES, TokenRow, UserRow
-from tracker.auth.users import Actor, UserError, create_user, hash_password, validate_password
+from tracker.auth.tables import ROLES, UserRow
+from tracker.auth.users import (
+    Actor,
+    UserError,
+    create_user,
+    end_sessions,
+    hash_password,
+    revoke_api_tokens,
+    validate_password,
+)
 from tracker.services import audit
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 
@@ -96,28 +104,29 @@ def change_user(
             if old != new:
                 changes[name] = {"from": old, "to": new}
                 setattr(row, name, new)
+        if "active" in changes:
+            # Deactivation ends every session; so does reactivation, in case one was copied before.
+            end_sessions(row)
         if changes:
             audit.record(session, actor.username, "user_changed", row.username, changes, address)
         return _info(row)
 
 
 def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str, address: str) -> int:
-    """Set a new password; the user's open sessions end with the old one and their API tokens are
-    revoked (a reset usually means the account may be in other hands). Returns how many tokens."""
+    """Set a new password; the user's open sessions end, their API tokens are revoked and their
+    calendar feed stops (a reset usually means the account may be in other hands). Returns how
+    many API tokens were revoked."""
     _admin(actor)
     validate_password(password)
     with rt.db.write() as session:
         row = _get(session, user_id)
         row.password_hash = hash_password(password)
-        revoked = session.execute(
-            sa.update(TokenRow)
-            .where(TokenRow.user_id == row.id, TokenRow.revoked_at.is_(None))
-            .values(revoked_at=rt.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]  # Session.execute says Result; DML gives a CursorResult
-        detail = {"tokens_revoked": revoked}
+        end_sessions(row)
+        revoked = revoke_api_tokens(session, row.id, rt.now())
+        detail = {"tokens_revoked": revoked, "calendar_feed_stopped": row.calendar_token_hash is not None}
+        row.calendar_token_hash = None
         audit.record(session, actor.username, "password_reset", row.username, detail, address)
-        return int(revoked)
+        return revoked
 
 
 def reset_second_factor(rt: Runtime, actor: Actor, user_id: int, address: str) -> None:
@@ -126,6 +135,7 @@ def reset_second_factor(rt: Runtime, actor: Actor, user_id: int, address: str) -
     with rt.db.write() as session:
         row = _get(session, user_id)
         second_factor.disable(session, row)
+        end_sessions(row)  # the lost phone may be in other hands, with a signed-in browser
         audit.record(session, actor.username, "second_factor_disabled", row.username, None, address)
 
 

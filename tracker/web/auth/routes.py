@@ -15,18 +15,36 @@ from markupsafe import Markup
 from tracker.auth.users import UserError
 from tracker.services import account, signin
 from tracker.services import calendar as calendar_feed
+from tracker.web.auth import devices
 from tracker.web.auth.forms import DisableForm, EnrolForm, LoginForm, PasswordForm
+from tracker.web.auth.redirects import safe_next
 from tracker.web.messages import translate
 from tracker.web.security import WebUser, client_address, runtime
 
 bp = Blueprint("web_auth", __name__)
+#: However busy, a session ends this long after its sign-in (a copied cookie cannot live on for good).
+SESSION_MAX_HOURS = 12
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path of this site: never another host (//evil.example) or a scheme."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web_dashboard.index")
+@bp.before_app_request
+def _session_lifetime() -> Any:
+    if request.blueprint == "api" or request.endpoint in (None, "web.static"):
+        return None
+    if "_user_id" not in session:
+        return None
+    since = session.get("since")
+    if isinstance(since, int) and time.time() - since < SESSION_MAX_HOURS * 3600:
+        return None
+    logout_user()
+    session.clear()
+    flash(
+        _(
+            "Your session has ended: a session lasts at most %(hours)s hours. Please sign in again.",
+            hours=SESSION_MAX_HOURS,
+        ),
+        "info",
+    )
+    return redirect(url_for("web_auth.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,14 +54,16 @@ def login() -> Any:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
+        device = devices.device_for(form.username.data or "")
         result = signin.sign_in(
             runtime(),
             form.username.data or "",
             form.password.data or "",
             form.code.data or None,
             client_address(),
+            device,
         )
         if result.user is not None:
             lang = session.get("lang")
@@ -51,13 +71,16 @@ def login() -> Any:
             if lang:
                 session["lang"] = lang
             login_user(WebUser(result.user))
-            session["seen"] = int(time.time())
+            session["seen"] = session["since"] = int(time.time())
             session["username"] = result.user.username
-            if result.user.must_enrol:
-                return redirect(url_for("web_auth.second_factor"))
-            return redirect(safe_next(form.next.data))
+            target = (
+                url_for("web_auth.second_factor") if result.user.must_enrol else safe_next(form.next.data)
+            )
+            response = redirect(target)
+            devices.remember(response, result.user.username, device)
+            return response
         if result.problem == "throttled":
-            status = 429
+            status, headers = 429, {"Retry-After": str(result.retry_after)}
             minutes = max(1, math.ceil(result.retry_after / 60))
             flash(
                 _(
@@ -75,7 +98,7 @@ def login() -> Any:
     elif request.method == "POST":
         status = 400
     form.password.data = ""
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
@@ -130,9 +153,15 @@ def change_password() -> Any:
         except UserError as exc:
             flash(translate(str(exc)), "error")
         else:
-            # The password's fingerprint is part of the session id: sign in again with the new one.
+            # Every session of the user has ended (this one too): sign in again with the new one.
             logout_user()
-            flash(_("Your password was changed. Please sign in with the new one."), "info")
+            flash(
+                _(
+                    "Your password was changed, you were signed out everywhere and your API tokens "
+                    "were revoked. Please sign in with the new one."
+                ),
+                "info",
+            )
             return redirect(url_for("web_auth.login"))
     else:
         flash(_("Fill in both passwords."), "error")
