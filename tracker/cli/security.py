@@ -28,11 +28,18 @@ def keys_group() -> None:
 @with_appcontext
 def status() -> None:
     """Show how many case keys are wrapped under each installation key id."""
-    rows = keys.key_status(runtime())
+    rt = runtime()
+    rows = keys.key_status(rt)
     for c in rows:
         role = "current" if c.current else "old, configured" if c.known else "old, NOT configured"
         click.echo(f"{c.kek_id}\t{c.cases} cases\t{role}")
     left = sum(c.cases for c in rows if not c.current)
+    outside = keys.outside_keyring(rt)
+    ring = rt.keyring_file.current()
+    click.echo(f"keyring {ring.id if ring else '(none yet)'} at {rt.keyring_file.path}")
+    for name, n in sorted(outside.items(), key=lambda item: item[0] or ""):
+        where = f"under keyring {name}, which is not there" if name else "from before keyrings"
+        click.echo(f"{n} case keys {where}: run `tracker keys rotate`")
     click.echo(
         f"{left} case keys still wrapped under an old key: run `tracker keys rotate`"
         if left
