@@ -111,13 +111,21 @@ def restore(file: Path) -> None:
     """Restore a backup FILE into an empty, migrated database: all of it after every check, or nothing."""
     try:
         with open(file, "rb") as fh:
-            counts = restore_backup(runtime(), OPERATOR, fh, file.name)
+            done = restore_backup(runtime(), OPERATOR, fh, file.name)
     except BackupError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was restored") from None
+    counts = done.counts
     click.echo(
         f"restored {counts.get('events', 0)} events and {counts.get('users', 0)} users from {file}; "
         "every chain verified, read models rebuilt"
     )
+    if done.came_back_erased:
+        click.echo(
+            f"{len(done.came_back_erased)} cases were erased after this backup was made and came back "
+            "erased (their keys are destroyed; `personal_data_erased` recorded again):"
+        )
+        for case_id, when in sorted(done.came_back_erased.items()):
+            click.echo(f"  {case_id}\terased on {when}")
 
 
 @click.group("audit")

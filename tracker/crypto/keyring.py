@@ -75,6 +75,9 @@ class Keyring:
         leaf = self.leaf(case_id)
         if leaf is None:
             raise CryptoError(f"the key of case {case_id} was destroyed by erasure (keyring {self.id})")
+        return self.wrapping_key_from_leaf(kek, leaf)
+
+    def wrapping_key_from_leaf(self, kek: bytes, leaf: bytes) -> bytes:
         return hmac.digest(kek, b"tracker case key wrap v2\0" + self.id.encode() + leaf, "sha256")
 
     def puncture(self, case_id: str, when: str) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tracker.auth.users import Actor
 from tracker.crypto.keyring import Keyring
@@ -41,17 +42,18 @@ WAL_NOT_EMPTIED = (
 class ErasureIncomplete(Exception):
     """The erasure stands (key deleted, event appended), but a step after it did not finish."""
 
-    def __init__(self, version: int, message: str) -> None:
+    def __init__(self, versions: dict[str, int], message: str) -> None:
         super().__init__(message)
-        self.version = version
+        self.versions = versions
+        self.version = next(iter(versions.values()))
 
 
 class WalNotEmptied(ErasureIncomplete):
     """SQLite's write-ahead log still holds the old key page: readers kept the checkpoint from
     emptying it."""
 
-    def __init__(self, version: int) -> None:
-        super().__init__(version, WAL_NOT_EMPTIED)
+    def __init__(self, versions: dict[str, int]) -> None:
+        super().__init__(versions, WAL_NOT_EMPTIED)
 
 
 @dataclass
@@ -105,31 +107,16 @@ def erase_cases(
     with rt.db.write() as session:
         lock_for_append(session)
         for case_id in dict.fromkeys(case_ids):
-            case = session.get(CaseRow, case_id)
-            current = head(session, case_id)
-            if case is None or current is None:
-                raise NotFound(case_id)
-            if confirm is not None and _normal(confirm) != _normal(case.pseudonym):
-                raise NotConfirmed("the confirmation is not the case's pseudonym")
-            row = session.get(CaseKeyRow, case_id)
-            if row is None:
-                raise AlreadyErased(f"the personal data of case {case_id} was already erased")
-            if row.keyring is None:
+            version, was_legacy = erase_in(rt, session, actor, case_id, data, source, address, confirm)
+            versions[case_id] = version
+            if was_legacy:
                 legacy.append(case_id)
-            session.delete(row)
-            session.flush()
-            ctx: CaseContext = case_context(session, case_id, current[0], case.state)
-            event = EventInput("personal_data_erased", rt.today(), "day", data)
-            (added,) = append_checked(rt, session, actor, case_id, [event], ctx, None, source=source)
-            audit.record(session, actor.username, "erasure", case_id, {"version": added.version}, address)
-            versions[case_id] = added.version
-    first = next(iter(versions.values()))
     try:
         finish_erasures(rt)
     except OSError as exc:
         log.error("keyring not updated after erasing %s: %s", ", ".join(versions), exc)
         raise ErasureIncomplete(
-            first,
+            versions,
             f"the erasure is recorded, but the keyring {rt.keyring_file.path} could not be written "
             f"({exc.strerror}): old copies of the key still open until it is; fix that and run "
             "`tracker keys rotate`",
@@ -144,10 +131,42 @@ def erase_cases(
     if rt.db.sqlite:
         if not checkpoint(rt):
             log.warning("write-ahead log busy: the old key pages go at the next checkpoint")
-            raise WalNotEmptied(first)
+            raise WalNotEmptied(versions)
     else:
         done.notes += vacuum_postgres(rt)
     return done
+
+
+def erase_in(
+    rt: Runtime,
+    session: Session,
+    actor: Actor,
+    case_id: str,
+    data: dict,
+    source: str,
+    address: str | None = None,
+    confirm: str | None = None,
+) -> tuple[int, bool]:
+    """Delete the case's key row and append `personal_data_erased`, in the caller's transaction
+    (which holds the append lock); returns the new version and whether the key was from before keyrings.
+    """
+    case = session.get(CaseRow, case_id)
+    current = head(session, case_id)
+    if case is None or current is None:
+        raise NotFound(case_id)
+    if confirm is not None and _normal(confirm) != _normal(case.pseudonym):
+        raise NotConfirmed("the confirmation is not the case's pseudonym")
+    row = session.get(CaseKeyRow, case_id)
+    if row is None:
+        raise AlreadyErased(f"the personal data of case {case_id} was already erased")
+    legacy = row.keyring is None
+    session.delete(row)
+    session.flush()
+    ctx: CaseContext = case_context(session, case_id, current[0], case.state)
+    event = EventInput("personal_data_erased", rt.today(), "day", data)
+    (added,) = append_checked(rt, session, actor, case_id, [event], ctx, None, source=source)
+    audit.record(session, actor.username, "erasure", case_id, {"version": added.version}, address)
+    return added.version, legacy
 
 
 def finish_erasures(rt: Runtime) -> int:
