@@ -138,3 +138,36 @@ def test_the_downgrade_refuses_while_keys_are_under_a_keyring(app: Any, api_for:
     app.extensions["tracker"].db.dispose()
     with pytest.raises(RuntimeError, match="1 case keys are wrapped under a keyring"):
         downgrade(db_url, "0004")
+
+
+def test_an_erasure_the_keyring_missed_is_reported_and_rotation_destroys_it(
+    app: Any, rt: Any, api_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = api_for(app, "admin")
+    case = open_case(admin, "Sparrow", legal_name="Someone")
+    path = rt.keyring_file.path
+    stale = path.read_bytes()
+    assert app.test_cli_runner().invoke(cli, ["erase", case, "--reason", "emergency"]).exit_code == 0
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # as a host whose copy did not see the erasure
+    os.write(fd, stale)
+    os.close(fd)
+    assert rt.keyring_file.current().leaf(case) is not None
+
+    status = app.test_cli_runner().invoke(cli, ["keys", "status"])
+    assert "1 erased cases are not yet destroyed in this keyring" in status.output
+    assert app.test_cli_runner().invoke(cli, ["keys", "rotate"]).exit_code == 0
+    assert rt.keyring_file.current().leaf(case) is None
+    assert "not yet destroyed" not in app.test_cli_runner().invoke(cli, ["keys", "status"]).output
+
+
+def test_the_keyring_can_live_apart_from_the_instance_folder(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.config import load_settings
+
+    shared = tmp_path / "shared" / "tracker.keyring"
+    monkeypatch.setenv("TRACKER_KEYRING_PATH", str(shared))
+    assert load_settings()["KEYRING_PATH"] == str(shared)
+    rt = _make_app(sqlite_url, tmp_path, monkeypatch, KEYRING_PATH=str(shared)).extensions["tracker"]
+    assert rt.keyring_id and shared.exists() and not (tmp_path / "instance" / "keyring").exists()
+    rt.db.dispose()

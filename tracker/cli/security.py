@@ -40,6 +40,12 @@ def status() -> None:
     for name, n in sorted(outside.items(), key=lambda item: item[0] or ""):
         where = f"under keyring {name}, which is not there" if name else "from before keyrings"
         click.echo(f"{n} case keys {where}: run `tracker keys rotate`")
+    unknown = keys.erasures_not_in_keyring(rt)
+    if unknown:
+        click.echo(
+            f"{unknown} erased cases are not yet destroyed in this keyring (a cut-off erasure, or a copy "
+            "of the keyring that is not the one the erasing process used): run `tracker keys rotate`"
+        )
     click.echo(
         f"{left} case keys still wrapped under an old key: run `tracker keys rotate`"
         if left

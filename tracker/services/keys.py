@@ -12,6 +12,7 @@ from tracker.crypto.codec import CryptoError
 from tracker.services import audit
 from tracker.services.erasure import finish_erasures
 from tracker.services.runtime import Forbidden, Runtime
+from tracker.store.events import erased_cases
 from tracker.store.tables import CaseKeyRow
 
 
@@ -46,6 +47,14 @@ def outside_keyring(rt: Runtime) -> dict[str | None, int]:
         if mine is not None:
             query = query.where(sa.or_(CaseKeyRow.keyring.is_(None), CaseKeyRow.keyring != mine.id))
         return {ring: int(n) for ring, n in session.execute(query)}
+
+
+def erasures_not_in_keyring(rt: Runtime) -> int:
+    """Erased cases this process's keyring does not know of (another host's copy, a cut-off erasure)."""
+    ring = rt.keyring_file.current()
+    with rt.db.read() as session:
+        erased = erased_cases(session)
+    return sum(1 for c in erased if ring is None or c not in ring.erased or ring.leaf(c) is not None)
 
 
 def _stale(rt: Runtime, keyring: str) -> sa.ColumnElement[bool]:
