@@ -259,3 +259,43 @@ def test_a_key_from_before_keyrings_erased_after_a_backup_comes_back_erased_by_t
     api = Json(restored.test_client(), admin.token)
     assert api.get(f"/cases/{case}/events").get_json()["events"][0]["data"]["legal_name"] == "[erased]"
     restored.extensions["tracker"].db.dispose()
+
+
+def test_erase_in_a_process_without_the_keyring_is_refused_and_changes_nothing(
+    app: Any, api_for: Any, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = api_for(app, "admin")
+    case = open_case(admin, "Sparrow", legal_name=NAME)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = _make_app(db_url, elsewhere, monkeypatch)
+    result = run(lost, "erase", case, "--reason", "emergency")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "which is not at" in result.output
+    assert admin.get(f"/cases/{case}/events").get_json()["events"][0]["data"]["legal_name"] == NAME
+    lost.extensions["tracker"].db.dispose()
+
+
+def test_a_keyring_that_cannot_be_written_makes_erase_say_so_and_rotation_finishes_it(
+    app: Any, rt: Any, api_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.crypto.keyring import KeyringFile
+
+    admin = api_for(app, "admin")
+    case = open_case(admin, "Sparrow", legal_name=NAME)
+
+    def full(self: Any, ring: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(KeyringFile, "_write", full)
+        result = run(app, "erase", case, "--reason", "emergency")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "erased (version" in result.output
+    assert "could not be written (No space left on device)" in result.output
+    assert "tracker keys rotate" in result.output
+    assert rt.keyring_file.current().leaf(case) is not None  # what the message warns of
+    assert admin.get(f"/cases/{case}/events").get_json()["events"][0]["data"]["legal_name"] == "[erased]"
+
+    assert run(app, "keys", "rotate").exit_code == 0
+    assert rt.keyring_file.current().leaf(case) is None

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.auth.users import Actor
+from tracker.crypto.codec import CryptoError
 from tracker.crypto.keyring import Keyring
 from tracker.domain.commands import CaseContext, EventInput
 from tracker.events.catalogue import validate_data
@@ -102,6 +103,7 @@ def erase_cases(
     if not case_ids:
         raise ValueError("no case to erase")
     data = validate_data("personal_data_erased", {"reason": reason})
+    rt.keyring()  # refuses, before anything changes, in a process that does not hold the keyring
     versions: dict[str, int] = {}
     legacy: list[str] = []
     with rt.db.write() as session:
@@ -113,12 +115,13 @@ def erase_cases(
                 legacy.append(case_id)
     try:
         finish_erasures(rt)
-    except OSError as exc:
+    except (OSError, CryptoError) as exc:
         log.error("keyring not updated after erasing %s: %s", ", ".join(versions), exc)
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ErasureIncomplete(
             versions,
             f"the erasure is recorded, but the keyring {rt.keyring_file.path} could not be written "
-            f"({exc.strerror}): old copies of the key still open until it is; fix that and run "
+            f"({why}): old copies of the key still open until it is; fix that and run "
             "`tracker keys rotate`",
         ) from None
     done = Erased(versions)
@@ -134,6 +137,8 @@ def erase_cases(
             raise WalNotEmptied(versions)
     else:
         done.notes += vacuum_postgres(rt)
+    for note in done.notes:
+        log.warning("after erasing %s: %s", ", ".join(versions), note)
     return done
 
 
