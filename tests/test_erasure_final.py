@@ -299,3 +299,18 @@ def test_a_keyring_that_cannot_be_written_makes_erase_say_so_and_rotation_finish
 
     assert run(app, "keys", "rotate").exit_code == 0
     assert rt.keyring_file.current().leaf(case) is None
+
+
+def test_on_postgresql_a_reader_holding_the_key_table_makes_erase_print_the_vacuum_to_run(
+    app: Any, rt: Any, api_for: Any, engine_name: str
+) -> None:
+    if engine_name != "postgres":
+        pytest.skip("VACUUM FULL is PostgreSQL's")
+    admin = api_for(app, "admin")
+    case = open_case(admin, "Sparrow", legal_name=NAME)
+    with rt.db.engine.connect() as reader:
+        reader.execute(sa.text("SELECT count(*) FROM case_keys")).scalar()  # holds its lock until the end
+        result = run(app, "erase", case, "--reason", "emergency")
+    assert result.exit_code == 0, result.output
+    assert "to finish: run `VACUUM (FULL) case_keys;`" in result.output
+    assert rt.keyring_file.current().leaf(case) is None  # the erasure itself is final all the same

@@ -205,14 +205,20 @@ def vacuum_postgres(rt: Runtime) -> list[str]:
     with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         owner = conn.execute(sa.text(_MAY_VACUUM)).scalar()
         if owner:
+            # At most 5 s in the lock queue, where it would hold up every reader of a case key.
+            conn.exec_driver_sql("SET lock_timeout = '5s'")
             try:
-                conn.exec_driver_sql("SET lock_timeout = '5s'")
                 conn.exec_driver_sql("VACUUM (FULL) case_keys")
             except sa.exc.DBAPIError as exc:
                 log.warning("VACUUM FULL case_keys failed: %s", exc.orig)
                 owner = False
+            finally:
+                conn.exec_driver_sql("RESET lock_timeout")  # the connection goes back to the pool
         if not owner:
-            notes.append("run `VACUUM (FULL) case_keys;` as the table's owner to drop the old rows")
+            notes.append(
+                "run `VACUUM (FULL) case_keys;` as the table's owner, once no transaction holds the "
+                "table, to drop the old rows"
+            )
         try:
             conn.exec_driver_sql("CHECKPOINT")
         except sa.exc.DBAPIError:
