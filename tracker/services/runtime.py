@@ -121,6 +121,12 @@ class Runtime:
 
         Rows without a keyring come from before keyrings: wrapped under the installation key alone.
         """
+        key = self._open(case_id, wrapped, key_id, keyring)
+        if key is None:
+            raise CryptoError(f"the key of case {case_id} was destroyed by erasure (keyring {keyring})")
+        return key
+
+    def _open(self, case_id: str, wrapped: bytes, key_id: str, keyring: str | None) -> bytes | None:
         kek = self.kek_for(key_id)
         if keyring is None:
             return unwrap_case_key(kek, case_id, wrapped)
@@ -130,16 +136,14 @@ class Runtime:
                 f"the key of case {case_id} is under keyring {keyring}, which is not at "
                 f"{self.keyring_file.path} (see docs/keys.md)"
             )
-        return unwrap_case_key(ring.wrapping_key(kek, case_id), case_id, wrapped)
-
-    def destroyed(self, case_id: str) -> bool:
-        """Whether the keyring no longer derives this case's leaf (it was erased)."""
-        ring = self.keyring_file.current()
-        return ring is not None and ring.leaf(case_id) is None
+        leaf = ring.leaf(case_id)
+        if leaf is None:
+            return None
+        return unwrap_case_key(ring.wrapping_key_from_leaf(kek, leaf), case_id, wrapped)
 
     def case_key(self, session: Session, case_id: str) -> bytes | None:
         """The case's data key, or None once it was destroyed by erasure."""
         row = load_case_key(session, case_id)
-        if row is None or (row.keyring is not None and self.destroyed(case_id)):
+        if row is None:
             return None
-        return self.unwrap(case_id, row.wrapped, row.kek_id, row.keyring)
+        return self._open(case_id, row.wrapped, row.kek_id, row.keyring)
