@@ -148,7 +148,7 @@ def test_a_rotation_killed_halfway_leaves_every_key_usable_and_a_rerun_completes
         TRACKER_DATA_KEY=NEW_KEY,
         TRACKER_OLD_DATA_KEYS=DATA_KEY,
         TRACKER_SECRET_KEY="test-secret",
-        TRACKER_INSTANCE_PATH=str(tmp_path / "child"),
+        TRACKER_INSTANCE_PATH=str(tmp_path / "instance"),  # the same keyring
     )
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD],

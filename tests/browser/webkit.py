@@ -109,4 +109,7 @@ def copy_app(template: Path, folder: Path, monkeypatch: Any) -> Any:
     """An application on a fresh copy of a template database."""
     target = folder / "tracker.db"
     shutil.copyfile(template, target)
+    # The case keys open only with the template's keyring (kept outside the database) as well.
+    (folder / "instance").mkdir(mode=0o700, exist_ok=True)
+    shutil.copyfile(template.parent / "instance" / "keyring", folder / "instance" / "keyring")
     return make_app(target, folder / "instance", monkeypatch)

@@ -16,7 +16,7 @@ from tracker.auth.users import SYSTEM, Actor
 from tracker.cli import key_checked, runtime
 from tracker.services import demo as demo_service
 from tracker.services import integrity, transfer
-from tracker.services.erasure import AlreadyErased, WalNotEmptied, erase_case
+from tracker.services.erasure import AlreadyErased, ErasureIncomplete, erase_cases
 from tracker.services.runtime import NotFound
 
 OPERATOR = Actor("operator", "admin")
@@ -133,20 +133,29 @@ def demo(password: str, force: bool) -> None:
 
 
 @click.command("erase")
-@click.argument("case_id")
+@click.argument("case_ids", metavar="CASE_ID...", nargs=-1, required=True)
 @click.option("--reason", required=True, help="Why the personal data is erased (kept in the history).")
 @with_appcontext
 @key_checked
-def erase(case_id: str, reason: str) -> None:
-    """Destroy CASE_ID's data key: its sensitive fields become unreadable for good."""
+def erase(case_ids: tuple[str, ...], reason: str) -> None:
+    """Destroy the data key of each CASE_ID (all or none): their sensitive fields are unreadable for good."""
+    ids = [_case_arg(c) for c in case_ids]
     try:
-        version = erase_case(runtime(), SYSTEM, _case_arg(case_id), reason)
+        done = erase_cases(runtime(), SYSTEM, ids, reason)
     except AlreadyErased as exc:
         raise click.ClickException(f"{exc}; nothing was changed") from None
-    except WalNotEmptied as exc:
-        click.echo(f"personal data of case {case_id} erased (version {exc.version})")
+    except ErasureIncomplete as exc:
+        for case_id, version in exc.versions.items():
+            click.echo(f"personal data of case {case_id} erased (version {version})")
         raise click.ClickException(str(exc)) from None
-    click.echo(f"personal data of case {case_id} erased (version {version})")
+    for case_id, version in done.versions.items():
+        click.echo(f"personal data of case {case_id} erased (version {version})")
+    for note in done.notes:
+        click.echo(f"to finish: {note}")
+    click.echo(
+        "backups made before this erasure no longer open these cases' keys; keep only the current "
+        f"keyring ({runtime().keyring_file.path}) in your safe copy (docs/keys.md)"
+    )
 
 
 COMMANDS = [import_, export, verify, rebuild, demo, erase]

@@ -28,11 +28,24 @@ def keys_group() -> None:
 @with_appcontext
 def status() -> None:
     """Show how many case keys are wrapped under each installation key id."""
-    rows = keys.key_status(runtime())
+    rt = runtime()
+    rows = keys.key_status(rt)
     for c in rows:
         role = "current" if c.current else "old, configured" if c.known else "old, NOT configured"
         click.echo(f"{c.kek_id}\t{c.cases} cases\t{role}")
     left = sum(c.cases for c in rows if not c.current)
+    outside = keys.outside_keyring(rt)
+    ring = rt.keyring_file.current()
+    click.echo(f"keyring {ring.id if ring else '(none yet)'} at {rt.keyring_file.path}")
+    for name, n in sorted(outside.items(), key=lambda item: item[0] or ""):
+        where = f"under keyring {name}, which is not there" if name else "from before keyrings"
+        click.echo(f"{n} case keys {where}: run `tracker keys rotate`")
+    unknown = keys.erasures_not_in_keyring(rt)
+    if unknown:
+        click.echo(
+            f"{unknown} erased cases are not yet destroyed in this keyring (a cut-off erasure, or a copy "
+            "of the keyring that is not the one the erasing process used): run `tracker keys rotate`"
+        )
     click.echo(
         f"{left} case keys still wrapped under an old key: run `tracker keys rotate`"
         if left
@@ -105,13 +118,21 @@ def restore(file: Path) -> None:
     """Restore a backup FILE into an empty, migrated database: all of it after every check, or nothing."""
     try:
         with open(file, "rb") as fh:
-            counts = restore_backup(runtime(), OPERATOR, fh, file.name)
+            done = restore_backup(runtime(), OPERATOR, fh, file.name)
     except BackupError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was restored") from None
+    counts = done.counts
     click.echo(
         f"restored {counts.get('events', 0)} events and {counts.get('users', 0)} users from {file}; "
         "every chain verified, read models rebuilt"
     )
+    if done.came_back_erased:
+        click.echo(
+            f"{len(done.came_back_erased)} cases were erased after this backup was made and came back "
+            "erased (their keys are destroyed; `personal_data_erased` recorded again):"
+        )
+        for case_id, when in sorted(done.came_back_erased.items()):
+            click.echo(f"  {case_id}\terased on {when}")
 
 
 @click.group("audit")

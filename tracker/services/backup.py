@@ -12,6 +12,7 @@ import base64
 import json
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session
 from tracker.auth.users import Actor
 from tracker.crypto.stream import DEFAULT_CHUNK, SealedWriter, StreamError, open_chunks, read_header
 from tracker.db import Base
+from tracker.events.catalogue import validate_data
 from tracker.models import import_all_tables
 from tracker.projections.case_status import rebuild_cases
 from tracker.services import audit
+from tracker.services.erasure import erase_in, finish_erasures
 from tracker.services.integrity import REBUILD_CHUNK, check_chains
 from tracker.services.runtime import Forbidden, Runtime
 from tracker.store.events import case_ids, lock_for_append
@@ -207,10 +210,20 @@ def _load(session: Session, lines: Iterator[bytes]) -> dict[str, int]:
     raise BackupError("the backup is truncated (its end line is missing)")
 
 
-def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> dict[str, int]:
-    """Restore a sealed backup into an empty database, all or nothing; returns the row counts.
+@dataclass
+class Restored:
+    """What a restore stored: row counts, and the cases whose erasure came after the backup."""
 
-    Every chain is checked and the read models rebuilt before the one transaction commits.
+    counts: dict[str, int]
+    came_back_erased: dict[str, str] = field(default_factory=dict)  # case id -> when it was erased
+
+
+def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> Restored:
+    """Restore a sealed backup into an empty database, all or nothing.
+
+    Every chain is checked and the read models rebuilt before the one transaction commits. A case
+    erased after the backup was made (the keyring no longer derives its key, or its ledger lists it)
+    comes back erased: its key row is dropped and `personal_data_erased` appended again.
     """
     if actor.role != "admin":
         raise Forbidden("only admins restore backups")
@@ -243,13 +256,45 @@ def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> d
             ids = case_ids(session)
             for start in range(0, len(ids), REBUILD_CHUNK):
                 rebuild_cases(session, ids[start : start + REBUILD_CHUNK], rt.rules)
-            audit.record(session, actor.username, "restore", name or None, {"rows": counts})
+            erased = _erase_again(rt, session, actor)
+            detail = {"rows": counts, "came_back_erased": sorted(erased)}
+            audit.record(session, actor.username, "restore", name or None, detail)
     except StreamError as exc:
         raise BackupError(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
         # Only a backup sealed with the right key but written by something else gets here.
         raise BackupError(f"the backup's content is damaged ({exc.__class__.__name__})") from None
-    return counts
+    finish_erasures(rt)
+    return Restored(counts, erased)
+
+
+def _erase_again(rt: Runtime, session: Session, actor: Actor) -> dict[str, str]:
+    """Erase again what was erased after the backup was made; returns case id -> when it was erased.
+
+    The keyring outside the database is what knows: it derives no key for a case erased since (and
+    its ledger names cases whose keys were from before keyrings). A backup whose keys are under a
+    keyring this installation does not hold is refused: none of its (s) fields would open.
+    """
+    rows = session.execute(sa.select(CaseKeyRow.case_id, CaseKeyRow.keyring)).all()
+    ring = rt.keyring_file.current()
+    foreign = sorted({k for _c, k in rows if k is not None and (ring is None or k != ring.id)})
+    if foreign:
+        raise BackupError(
+            f"the backup's case keys are under keyring {', '.join(foreign)}, which is not at "
+            f"{rt.keyring_file.path}: put that keyring file there (docs/keys.md)"
+        )
+    if ring is None:
+        return {}
+    gone = {
+        case_id: ring.erased.get(case_id, "unknown")
+        for case_id, keyring in rows
+        if case_id in ring.erased or (keyring is not None and ring.leaf(case_id) is None)
+    }
+    for case_id, when in sorted(gone.items()):
+        reason = f"erased on {when}, after the restored backup was made; erased again by the restore"
+        data = validate_data("personal_data_erased", {"reason": reason})
+        erase_in(rt, session, actor, case_id, data, "cli")
+    return gone
 
 
 def _check(rt: Runtime, session: Session) -> None:

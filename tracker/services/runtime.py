@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tracker.config import decode_data_key
+from tracker.config import decode_data_key, instance_path
 from tracker.crypto.codec import CryptoError, kek_id, new_case_key, unwrap_case_key, wrap_case_key
+from tracker.crypto.keyring import Keyring, KeyringFile
 from tracker.db import Database
 from tracker.deadlines.rules import Rules
 from tracker.store.events import load_case_key, save_case_key
+from tracker.store.tables import CaseKeyRow
 
 
 class NotFound(Exception):
@@ -40,6 +44,8 @@ class Runtime:
     # Installation keys that may still wrap some case keys (after a key change, until rotation ends).
     old_keks: tuple[bytes, ...] = field(default=(), repr=False)
     _keks: dict[str, bytes] = field(init=False, repr=False, default_factory=dict)
+    # The keyring (outside the database) whose leaves, with the installation key, wrap case keys.
+    keyring_file: KeyringFile = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         raw = str(self.settings.get("OLD_DATA_KEYS") or "")
@@ -47,6 +53,8 @@ class Runtime:
             self.old_keks = decode_key_list(raw, "TRACKER_OLD_DATA_KEYS")
         self._keks = {kek_id(k): k for k in self.old_keks}
         self._keks[kek_id(self.kek)] = self.kek
+        path = self.settings.get("KEYRING_PATH") or instance_path() / "keyring"
+        self.keyring_file = KeyringFile(Path(path))
 
     @property
     def kek_id(self) -> str:
@@ -74,24 +82,69 @@ class Runtime:
     def today(self) -> date:
         return self.clock().date()
 
+    def keyring(self) -> Keyring:
+        """The keyring, made on first use; refused when the database's keys are under another one."""
+        return self.keyring_file.current() or self.keyring_file.create(self._foreign_keyring)
+
+    @property
+    def keyring_id(self) -> str:
+        """The id of the keyring every new case key is wrapped under."""
+        return self.keyring().id
+
+    def _foreign_keyring(self) -> str | None:
+        with self.db.read() as session:
+            query = sa.select(CaseKeyRow.keyring).where(CaseKeyRow.keyring.is_not(None)).limit(1)
+            other = session.scalar(query)
+        if other is None:
+            return None
+        return (
+            f"the case keys of this database are under keyring {other}, which is not at "
+            f"{self.keyring_file.path}: copy that file there (see docs/keys.md); no new keyring was made"
+        )
+
     def new_case_key(self, session: Session, case_id: str) -> bytes:
-        """A fresh data key for a new case, stored wrapped under the current installation key."""
+        """A fresh data key for a new case, stored wrapped under the installation key and the keyring."""
         key, wrapped = self.make_case_key(case_id)
-        save_case_key(session, case_id, wrapped, self.kek_id)
+        save_case_key(session, case_id, wrapped, self.kek_id, self.keyring_id)
         return key
 
     def make_case_key(self, case_id: str) -> tuple[bytes, bytes]:
-        """A fresh data key for a new case and its form wrapped under the current installation key."""
+        """A fresh data key for a new case and its wrapped form (installation key and keyring leaf)."""
         key = new_case_key()
-        return key, wrap_case_key(self.kek, case_id, key)
+        return key, self.wrap(case_id, key)
 
-    def unwrap(self, case_id: str, wrapped: bytes, key_id: str) -> bytes:
-        """A case key opened with whichever known installation key wrapped it."""
-        return unwrap_case_key(self.kek_for(key_id), case_id, wrapped)
+    def wrap(self, case_id: str, key: bytes) -> bytes:
+        """A case key wrapped under the current installation key and the case's keyring leaf."""
+        return wrap_case_key(self.keyring().wrapping_key(self.kek, case_id), case_id, key)
+
+    def unwrap(self, case_id: str, wrapped: bytes, key_id: str, keyring: str | None = None) -> bytes:
+        """A case key opened with the installation key that wrapped it (and its keyring leaf, if any).
+
+        Rows without a keyring come from before keyrings: wrapped under the installation key alone.
+        """
+        key = self._open(case_id, wrapped, key_id, keyring)
+        if key is None:
+            raise CryptoError(f"the key of case {case_id} was destroyed by erasure (keyring {keyring})")
+        return key
+
+    def _open(self, case_id: str, wrapped: bytes, key_id: str, keyring: str | None) -> bytes | None:
+        kek = self.kek_for(key_id)
+        if keyring is None:
+            return unwrap_case_key(kek, case_id, wrapped)
+        ring = self.keyring_file.current()
+        if ring is None or ring.id != keyring:
+            raise CryptoError(
+                f"the key of case {case_id} is under keyring {keyring}, which is not at "
+                f"{self.keyring_file.path} (see docs/keys.md)"
+            )
+        leaf = ring.leaf(case_id)
+        if leaf is None:
+            return None
+        return unwrap_case_key(ring.wrapping_key_from_leaf(kek, leaf), case_id, wrapped)
 
     def case_key(self, session: Session, case_id: str) -> bytes | None:
         """The case's data key, or None once it was destroyed by erasure."""
         row = load_case_key(session, case_id)
         if row is None:
             return None
-        return self.unwrap(case_id, row.wrapped, row.kek_id)
+        return self._open(case_id, row.wrapped, row.kek_id, row.keyring)

@@ -122,13 +122,15 @@ class _Pending:
     """Checked, sealed and chained cases of an import, waiting for their bulk insert."""
 
     def __init__(self) -> None:
-        self.keys: list[tuple[str, bytes, str]] = []
+        self.keys: list[tuple[str, bytes, str, str | None]] = []
         self.rows: list[dict[str, Any]] = []
         self.ends: list[int] = []
 
-    def add(self, case_id: str, wrapped: bytes | None, kek_id: str, rows: list[dict[str, Any]]) -> None:
+    def add(
+        self, case_id: str, wrapped: bytes | None, kek_id: str, keyring: str, rows: list[dict[str, Any]]
+    ) -> None:
         if wrapped is not None:
-            self.keys.append((case_id, wrapped, kek_id))
+            self.keys.append((case_id, wrapped, kek_id, keyring))
         self.rows.extend(rows)
         self.ends.append(len(self.rows))
 
@@ -175,7 +177,7 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 where = "" if field == "line" else f"{field}: "
                 raise ImportFailed(f"line {number}: {where}{message}") from None
             rows = chain(case_id, 0, GENESIS, sealed, IMPORTER.username, rt.now())
-            pending.add(case_id, None if erased else wrapped, rt.kek_id, rows)
+            pending.add(case_id, None if erased else wrapped, rt.kek_id, rt.keyring_id, rows)
             cases += 1
             events += len(batch)
             if len(pending.ends) >= IMPORT_CHUNK:

@@ -229,14 +229,20 @@ def case_ids(session: Session) -> list[str]:
     )
 
 
-def save_case_key(session: Session, case_id: str, wrapped: bytes, kek: str) -> None:
-    session.add(CaseKeyRow(case_id=case_id, wrapped=wrapped, kek_id=kek))
+def save_case_key(session: Session, case_id: str, wrapped: bytes, kek: str, keyring: str | None) -> None:
+    session.add(CaseKeyRow(case_id=case_id, wrapped=wrapped, kek_id=kek, keyring=keyring))
 
 
-def save_case_keys(session: Session, keys: list[tuple[str, bytes, str]]) -> None:
-    """Store many new (case_id, wrapped key, kek id) rows at once."""
-    rows = [{"case_id": c, "wrapped": w, "kek_id": k} for c, w, k in keys]
+def save_case_keys(session: Session, keys: list[tuple[str, bytes, str, str | None]]) -> None:
+    """Store many new (case_id, wrapped key, kek id, keyring id) rows at once."""
+    rows = [{"case_id": c, "wrapped": w, "kek_id": k, "keyring": r} for c, w, k, r in keys]
     bulk_insert(session, CaseKeyRow.__table__, rows)
+
+
+def erased_cases(session: Session) -> list[str]:
+    """Every case with a `personal_data_erased` event."""
+    query = sa.select(EventRow.case_id).where(EventRow.type == "personal_data_erased").distinct()
+    return list(session.scalars(query))
 
 
 def load_case_key(session: Session, case_id: str) -> CaseKeyRow | None:

@@ -35,10 +35,14 @@ class EventRow(Base):
 
 
 class CaseKeyRow(Base):
-    """A case's data key, wrapped by the installation data key; deleted on erasure."""
+    """A case's data key, wrapped by the installation data key and its keyring leaf; deleted on erasure.
+
+    `keyring` is None for keys wrapped before keyrings existed (under the installation key alone).
+    """
 
     __tablename__ = "case_keys"
 
     case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     wrapped: Mapped[bytes] = mapped_column(sa.LargeBinary)
     kek_id: Mapped[str] = mapped_column(sa.String(16))
+    keyring: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
