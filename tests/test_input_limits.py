@@ -160,3 +160,15 @@ def test_the_audit_export_file_is_readable_by_its_owner_only(app: Any, tmp_path:
     app.test_cli_runner().invoke(cli, ["audit", "export", "-o", str(path)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_pages_read_whole_numbers_in_ascii_digits_only(sqlite_app: Any, api_for: Any) -> None:
+    case = open_case(api_for(sqlite_app, "admin"))
+    ada = signed_in(sqlite_app, "ada", "admin")
+    for digits in ("\xb2", "\u0663", "\uff15"):  # str.isdigit() says yes to each; int() fails on "²"
+        assert ada.get("/audit", query_string={"before": digits}).status_code == 200
+        page = f"/cases/{case}/events/new?type=note_added"
+        r = post_form(
+            ada, page, {"type": "note_added", "occurred_on": "2024-01-01", "f-text": "x", "version": digits}
+        )
+        assert r.status_code in (302, 409, 422), r.status_code
