@@ -158,9 +158,7 @@ def is_one_line(text: str) -> bool:
     A single-line value ends up in mail subjects, calendar summaries, file names and table cells:
     a line break there splits a header, a right-to-left override disguises what is shown.
     """
-    return not any(
-        unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") and c not in JOINERS for c in text
-    )
+    return _NOT_ONE_LINE.search(text) is None
 
 
 def _clean_string(value: str, limit: int, multi_line: bool) -> str:
@@ -183,8 +181,8 @@ def _clean_string(value: str, limit: int, multi_line: bool) -> str:
     return text
 
 
-def _char_class(excluded: Iterable[str]) -> str:
-    """A regular-expression class of every character but `excluded`, written as ranges."""
+def _char_class(excluded: Iterable[str], negated: bool = True) -> str:
+    """A regular-expression class of every character but `excluded` (or of those only), as ranges."""
     points = sorted(ord(c) for c in excluded)
     ranges: list[list[int]] = []
     for point in points:
@@ -193,7 +191,7 @@ def _char_class(excluded: Iterable[str]) -> str:
         else:
             ranges.append([point, point])
     body = "".join(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in ranges)
-    return f"[^{body}]"
+    return f"[^{body}]" if negated else f"[{body}]"
 
 
 def _escape(point: int) -> str:
@@ -217,6 +215,8 @@ def _excluded(multi_line: bool) -> list[str]:
     ]
 
 
+# Lone surrogates (Cs) too, which no text can store (and JSON cannot carry, so the pattern leaves them out).
+_NOT_ONE_LINE = re.compile(_char_class(_excluded(False), negated=False)[:-1] + "\ud800-\udfff]")
 #: The JSON Schema patterns that say the same as is_one_line and the multi-line check.
 ONE_LINE_PATTERN = f"^[ \\t\\n\\r]*{_char_class(_excluded(False))}*[ \\t\\n\\r]*$"
 MULTI_LINE_PATTERN = f"^{_char_class(_excluded(True))}*$"
