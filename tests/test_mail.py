@@ -379,3 +379,16 @@ def test_a_sender_address_that_could_split_a_header_is_a_configuration_error(app
     assert mail_state(rt) == [("anna", "pending", 0)] and server.inbox.messages == []
     rt.settings["MAIL_FROM"] = "Tracker <alerts@example.org>"
     assert deliver_mail(rt, at(today)).sent == 1
+
+
+def test_the_scheduler_refuses_to_start_with_a_mail_from_that_could_split_a_header(app) -> None:
+    from tracker.cli import cli
+    from tracker.cli.scheduler import check_settings
+
+    rt = app.extensions["tracker"]
+    rt.settings["MAIL_FROM"] = "alerts@example.org\nBcc: eve@example.net"
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        check_settings(rt)  # also what `tracker serve --with-scheduler` checks before it starts
+    result = app.test_cli_runner().invoke(cli, ["scheduler", "--once"])
+    assert result.exit_code == 1
+    assert "MAIL_FROM" in result.output and "Traceback" not in result.output

@@ -38,6 +38,14 @@ def one_line(text: str) -> str:
     return " ".join("".join(chars).split())
 
 
+def check_sender(address: str) -> None:
+    """Raise ConfigError when MAIL_FROM is not one address (or could split a header)."""
+    try:
+        check_address(address, "in MAIL_FROM")
+    except Uncomposable as exc:
+        raise ConfigError(f"{exc}: MAIL_FROM must look like tracker@example.org") from None
+
+
 def check_address(address: str, whose: str) -> str:
     """The address (`a@b` or `Name <a@b>`), or Uncomposable when it could split a header or is not
     one address."""

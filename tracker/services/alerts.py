@@ -18,7 +18,6 @@ from tracker.alerts.lock import pass_lock
 from tracker.alerts.planning import owed
 from tracker.alerts.tables import AlertRow, SchedulerStateRow
 from tracker.auth.users import Actor
-from tracker.config import ConfigError
 from tracker.db import refresh_statistics
 from tracker.ops import metrics
 from tracker.projections.tables import AssignmentRow, CaseRow
@@ -128,7 +127,7 @@ def _lead_days(rt: Runtime, kind: str) -> Sequence[int]:
 def _deliver(rt: Runtime, now: datetime) -> MailResult:
     url = str(rt.settings.get("SMTP_URL") or "")
     target = mail.parse_smtp_url(url) if url else None
-    _check_sender(rt)
+    mail.check_sender(str(rt.settings.get("MAIL_FROM") or ""))
     totals = {"sent": 0, "logged": 0, "failed": 0, "skipped": 0}
     with rt.db.write() as session:
         totals["skipped"] = delivery.skip_without_address(session, now)
@@ -153,13 +152,6 @@ def _deliver(rt: Runtime, now: datetime) -> MailResult:
                 # rather than waiting out a timeout for every batch.
                 break
     return MailResult(**totals)
-
-
-def _check_sender(rt: Runtime) -> None:
-    try:
-        mail.check_address(str(rt.settings.get("MAIL_FROM") or ""), "in MAIL_FROM")
-    except mail.Uncomposable as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def _messages(items: Sequence[delivery.Item]) -> list[list[delivery.Item]]:
