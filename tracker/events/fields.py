@@ -122,7 +122,7 @@ def clean(field: Field, value: object) -> Any:
     if field.kind in _STRING_KINDS:
         if not isinstance(value, str) or (field.max_length is None and len(value) > 300):
             raise Invalid(_wrong(field))
-        text = _clean_string(value, field.max_length or 300, field.kind == "text")
+        text = _clean_string(value, field.max_length or 300, field.kind)
         return _check_string(field, text) if text else ""
     if field.kind == "bool":
         if not isinstance(value, bool):
@@ -150,6 +150,7 @@ PADDING = " \t\n\r"
 ONE_LINE = "must be on one line, without control or invisible formatting characters"
 MULTI_LINE = "must not contain control characters (other than newline and tab) or bidi controls"
 VISIBLE = "must contain a visible character"
+_VISIBLE = re.compile("[^\\s\u200c\u200d]")
 
 
 def is_one_line(text: str) -> bool:
@@ -161,24 +162,30 @@ def is_one_line(text: str) -> bool:
     return _NOT_ONE_LINE.search(text) is None
 
 
-def _clean_string(value: str, limit: int, multi_line: bool) -> str:
+def _clean_string(value: str, limit: int, kind: str) -> str:
     text = value.strip()
     if len(text) > limit:  # checked before the per-character scan so a huge string costs little
         raise Invalid(f"must be at most {limit} characters long")
     # Checked as the JSON Schema's patterns see them: a line break or tab around a single-line value
     # (a pasted cell) is stripped, but any other character that is not allowed counts where it is.
-    if multi_line:
+    # (The other kinds' values are checked against their pattern, list or calendar after this.)
+    if kind == "text":
         if _NOT_IN_TEXT.search(value):
             raise Invalid(MULTI_LINE)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    elif not is_one_line(value.strip(PADDING)):
+    elif kind == "str" and not _one_line_cell(text, value):
         raise Invalid(ONE_LINE)
-    if text and all(c in JOINERS or c.isspace() for c in text):
+    if text and _VISIBLE.search(text) is None:
         raise Invalid(VISIBLE)
     text = unicodedata.normalize("NFC", text)
     if len(text) > limit:
         raise Invalid(f"must be at most {limit} characters long")
     return text
+
+
+def _one_line_cell(text: str, value: str) -> bool:
+    # `text` is `value` stripped: what was around it may only be PADDING (most values have none).
+    return is_one_line(text) and (len(text) == len(value) or is_one_line(value.strip(PADDING)))
 
 
 def _char_class(excluded: Iterable[str], negated: bool = True) -> str:
