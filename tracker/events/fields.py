@@ -168,12 +168,11 @@ def _clean_string(value: str, limit: int, kind: str) -> str:
         raise Invalid(f"must be at most {limit} characters long")
     # Checked as the JSON Schema's patterns see them: a line break or tab around a single-line value
     # (a pasted cell) is stripped, but any other character that is not allowed counts where it is.
-    # (The other kinds' values are checked against their pattern, list or calendar after this.)
     if kind == "text":
         if _NOT_IN_TEXT.search(value):
             raise Invalid(MULTI_LINE)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    elif kind == "str" and not _one_line_cell(text, value):
+    elif not _one_line_cell(text, value):
         raise Invalid(ONE_LINE)
     if text and _VISIBLE.search(text) is None:
         raise Invalid(VISIBLE)
