@@ -138,6 +138,7 @@ def test_the_feed_needs_no_api_token_and_lives_outside_the_api(app, rt, people) 
 
 def test_text_values_are_escaped() -> None:
     assert escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
+    assert escape("old\x0bvalue\x1b[31m") == "old value [31m"  # stored before such text was refused
 
 
 def test_long_lines_fold_at_75_octets_without_splitting_characters() -> None:

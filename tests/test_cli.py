@@ -151,7 +151,10 @@ def bad_files() -> list[tuple[str, str, tuple[str, ...]]]:
     wrong_country["events"][4]["data"]["to_country"] = "Kazakhstan"
     wrong_ref = json.loads(json.dumps(sports))
     wrong_ref["events"][8]["data"]["criminal_case"] = "#99"
+    two_lines = json.loads(json.dumps(sports))
+    two_lines["case"]["pseudonym"] = "Sportsmaster\nBcc: eve@example.net"
     return [
+        ("newline", f"{good}\n{json.dumps(two_lines)}\n", ("line 2", "case.pseudonym", "one line")),
         ("field", f"{good}\n{json.dumps(wrong_country)}\n", ("line 2", "to_country")),
         ("reference", f"{good}\n\n{json.dumps(wrong_ref)}\n", ("line 3", "criminal_case")),
         ("json", f"{good}\n{{not json\n", ("line 2", "JSON")),

@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 
 from tracker.events.catalogue import CATALOGUE, DATE_ORDER, EventType, Field
 from tracker.events.countries import COUNTRY_CODES
-from tracker.events.fields import EARLIEST_DATE, LATEST_DATE
+from tracker.events.fields import (
+    EARLIEST_DATE,
+    JOINERS,
+    LATEST_DATE,
+    MULTI_LINE_PATTERN,
+    PADDING,
+    is_one_line,
+)
 
 EXAMPLES = settings(
     max_examples=50,
@@ -70,23 +77,33 @@ def _normalized(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip().replace("\r\n", "\n").replace("\r", "\n"))
 
 
+def _visible(text: str) -> bool:
+    return any(not c.isspace() and c not in JOINERS for c in text)
+
+
 def _fit(text: str, limit: int) -> str:
     """`text` cut so that even after normalization it is within `limit` and not blank."""
     for _ in range(4):
-        if len(text.strip()) <= limit and len(_normalized(text)) <= limit and _normalized(text):
+        if len(text.strip()) <= limit and len(_normalized(text)) <= limit and _visible(_normalized(text)):
             return text
         text = _normalized(text)[:limit]
     return "x"
 
 
 @st.composite
-def legal_strings(draw: Any, limit: int) -> str:
-    """A non-blank string within `limit` characters once normalized; now and then right at the limit."""
+def legal_strings(draw: Any, limit: int, multi_line: bool = True) -> str:
+    """A non-blank string within `limit` characters once normalized; now and then right at the limit.
+
+    Multi-line text keeps newlines and tabs; single-line text may have them only around it.
+    """
     pieces = draw(st.lists(PIECES, min_size=1, max_size=4))
     text = "".join(pieces)
+    allowed = (lambda c: re.fullmatch(MULTI_LINE_PATTERN, c)) if multi_line else is_one_line
+    text = "".join(c for c in text if allowed(c))
     if draw(st.integers(0, 4)) == 0:  # as long as it may be
         text = (text * (limit // max(len(text), 1) + 2))[: limit + 4]
-    return _fit(text, limit)
+    text = _fit(text, limit)
+    return text if multi_line else text.strip(PADDING) + draw(st.sampled_from(["", "\t", "\r\n"]))
 
 
 def too_long(limit: int) -> st.SearchStrategy[str]:
@@ -111,7 +128,7 @@ def legal_value(f: Field) -> st.SearchStrategy[Any]:
     if kind in ("str", "text"):
         if f.pattern is not None:
             return st.from_regex(f.pattern, fullmatch=True)
-        return legal_strings(f.max_length or 200)
+        return legal_strings(f.max_length or 200, multi_line=kind == "text")
     if kind == "country":
         return padded(st.sampled_from(sorted(COUNTRY_CODES)))
     if kind == "enum":
@@ -183,7 +200,7 @@ def legal_bodies(draw: Any, types: list[str] = WRITABLE) -> dict[str, Any]:
 
 BAD_DATES = ["2999-01-01", "⟦tomorrow⟧", "2023-02-29", "2023-13-01", "1899-12-31", "2200-01-01", "23-01-01",
              "2023-1-1", "01.02.2023", "２０２３-01-01", "", 20230101, True, ["2023-01-01"]]  # fmt: skip
-CONTROL = ["\x00", "\x07", "\x1b[31m", "\ud800", "\x7f", "\x9b"]
+CONTROL = ["\x00", "\x07", "\x1b[31m", "\ud800", "\x7f", "\x9b", "\u202e", "\u2028"]
 
 
 def bad_value(f: Field) -> st.SearchStrategy[Any]:

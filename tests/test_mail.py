@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email.message import Message
@@ -32,10 +33,13 @@ class Inbox:
         self.messages: list[Message] = []
         self.recipients: list[list[str]] = []
         self.refuse = False
+        self.refuse_for: set[str] = set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:
             return "451 4.3.0 try again later"
+        if self.refuse_for & set(envelope.rcpt_tos):
+            return "554 5.6.0 message refused"
         self.messages.append(email.message_from_bytes(envelope.content))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
@@ -293,3 +297,98 @@ def test_the_subject_says_what_kind_of_alert_it_is(stage: str, due: date, subjec
     assert message["Subject"] == subject
     two = compose([item, item], "alerts@example.org", BASE_URL, date(2025, 3, 1))
     assert two["Subject"] == f"2 deadline alerts (the soonest due {due.isoformat()})"
+
+
+def _store_raw(rt: Any, table: Any, where: Any, **values: Any) -> None:
+    """Write values as an older version may have stored them (before single-line fields were checked)."""
+    with rt.db.write() as session:
+        session.execute(sa.update(table).where(where).values(**values))
+
+
+def test_an_alert_that_cannot_be_composed_fails_alone_and_the_others_are_sent(app, mailing, server) -> None:
+    from tracker.auth.tables import UserRow
+
+    server.start()
+    rt, today = mailing, mailing.today()
+    admin = staff(app)["admin"]
+    user(app, "cora", "caseworker", "cora@example.org")
+    stay_case(admin, today, today + timedelta(days=3), name="Sparrow")
+    stay_case(admin, today, today + timedelta(days=3), worker="boris", name="Falcon")
+    stay_case(admin, today, today + timedelta(days=3), worker="cora", name="Birch")
+    _store_raw(rt, UserRow, UserRow.username == "boris", email="boris@example.org\nBcc: eve@example.net")
+    result = run_pass(rt, at(today))
+    assert (result.created, result.mail.sent, result.mail.failed) == (3, 2, 1)
+    assert sorted(r[0] for r in server.inbox.recipients) == ["anna@example.org", "cora@example.org"]
+    with rt.db.read() as session:
+        row = session.scalars(sa.select(AlertRow).where(AlertRow.username == "boris")).one()
+        assert row.email_state == "failed" and row.email_next_at is None
+        assert "address" in (row.email_error or "")
+    run_pass(rt, at(today) + timedelta(hours=12))  # given up: not tried again
+    assert len(server.inbox.messages) == 2
+    assert len(staff_inbox(app, "boris")) == 1  # the alert itself stays in the inbox
+
+
+def test_line_breaks_stored_before_they_were_refused_cannot_inject_headers(app, mailing, server) -> None:
+    from tracker.projections.tables import CaseRow, DeadlineRow
+
+    server.start()
+    rt, today = mailing, mailing.today()
+    admin = staff(app)["admin"]
+    case = stay_case(admin, today, today + timedelta(days=3), name="Sparrow")
+    stay_case(admin, today, today + timedelta(days=3), worker="boris", name="Falcon")
+    hostile = "Sparrow\r\nBcc: eve@example.net\r\n\r\nforged body"
+    _store_raw(rt, CaseRow, CaseRow.case_id == case, pseudonym=hostile)
+    _store_raw(rt, DeadlineRow, DeadlineRow.case_id == case, title="Stay\nX-Evil: 1 \u202eexpires")
+    result = run_pass(rt, at(today))
+    assert (result.mail.sent, result.mail.failed) == (2, 0)
+    assert sorted(r for rs in server.inbox.recipients for r in rs) == [
+        "anna@example.org",
+        "boris@example.org",
+    ]
+    anna = next(m for m in server.inbox.messages if m["To"] == "anna@example.org")
+    assert anna["Bcc"] is None and anna["X-Evil"] is None
+    subject = re.sub(r"\r?\n[ \t]", " ", anna["Subject"])  # a long header is folded, not split
+    assert "\n" not in subject and "\u202e" not in subject
+    assert "Sparrow" in subject and "Bcc: eve@example.net" in subject
+    lines = body(anna).splitlines()
+    assert not any(line.startswith(("Bcc:", "forged body", "X-Evil")) for line in lines)
+
+
+def test_a_message_the_server_refuses_does_not_stop_the_next_ones(app, mailing, server) -> None:
+    server.start()
+    server.inbox.refuse_for = {"anna@example.org"}
+    rt, today = mailing, mailing.today()
+    admin = staff(app)["admin"]
+    user(app, "cora", "caseworker", "cora@example.org")
+    stay_case(admin, today, today + timedelta(days=3), name="Sparrow")
+    stay_case(admin, today, today + timedelta(days=3), worker="boris", name="Falcon")
+    stay_case(admin, today, today + timedelta(days=3), worker="cora", name="Birch")
+    result = run_pass(rt, at(today))
+    assert (result.mail.sent, result.mail.failed) == (2, 1)
+    assert sorted(r[0] for r in server.inbox.recipients) == ["boris@example.org", "cora@example.org"]
+    assert sorted(mail_state(rt)) == [("anna", "pending", 1), ("boris", "sent", 1), ("cora", "sent", 1)]
+
+
+def test_a_sender_address_that_could_split_a_header_is_a_configuration_error(app, mailing, server) -> None:
+    server.start()
+    rt, today = mailing, mailing.today()
+    stay_case(staff(app)["admin"], today, today + timedelta(days=3))
+    rt.settings["MAIL_FROM"] = "alerts@example.org\r\nBcc: eve@example.net"
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        run_pass(rt, at(today))
+    assert mail_state(rt) == [("anna", "pending", 0)] and server.inbox.messages == []
+    rt.settings["MAIL_FROM"] = "Tracker <alerts@example.org>"
+    assert deliver_mail(rt, at(today)).sent == 1
+
+
+def test_the_scheduler_refuses_to_start_with_a_mail_from_that_could_split_a_header(app) -> None:
+    from tracker.cli import cli
+    from tracker.cli.scheduler import check_settings
+
+    rt = app.extensions["tracker"]
+    rt.settings["MAIL_FROM"] = "alerts@example.org\nBcc: eve@example.net"
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        check_settings(rt)  # also what `tracker serve --with-scheduler` checks before it starts
+    result = app.test_cli_runner().invoke(cli, ["scheduler", "--once"])
+    assert result.exit_code == 1
+    assert "MAIL_FROM" in result.output and "Traceback" not in result.output

@@ -142,3 +142,13 @@ def mark_failed(session: Session, items: Sequence[Item], error: str) -> None:
             .values(email_state="failed", email_next_at=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def give_up(session: Session, item: Item, error: str) -> None:
+    """Mark an alert's e-mail failed at once: retrying cannot help (its message cannot be made)."""
+    session.execute(
+        sa.update(AlertRow)
+        .where(AlertRow.id == item.id, AlertRow.email_state == "pending")
+        .values(email_state="failed", email_next_at=None, email_error=error[:300])
+        .execution_options(synchronize_session=False)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,9 +22,11 @@ class CalendarEvent:
 
 
 def escape(text: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and newlines escaped (RFC 5545, 3.3.11)."""
+    """A TEXT value: backslash, semicolon, comma and newlines escaped (RFC 5545, 3.3.11), and any
+    other control character (which TEXT must not hold; an older value may) made a space."""
     text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    text = text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def fold(line: str) -> str:

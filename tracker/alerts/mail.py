@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from tracker.alerts.delivery import Item
@@ -17,6 +19,40 @@ from tracker.config import ConfigError
 
 SCHEMES = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
 TIMEOUT_SECONDS = 30
+#: local@domain with no space, control or format character; what SMTP can carry in one command.
+_ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}")
+
+
+class Uncomposable(ValueError):
+    """A message cannot be made from what is stored (the reason says what, without the value)."""
+
+
+def one_line(text: str) -> str:
+    """`text` fit for a header or a line of the body: breaks, controls and bidi or format characters
+    (but the joiners some scripts need) become spaces. Values stored before single-line fields were
+    checked may hold any of them; a header must never be split by one."""
+    chars = (
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") and c not in "\u200c\u200d" else c
+        for c in text
+    )
+    return " ".join("".join(chars).split())
+
+
+def check_sender(address: str) -> None:
+    """Raise ConfigError when MAIL_FROM is not one address (or could split a header)."""
+    try:
+        check_address(address, "in MAIL_FROM")
+    except Uncomposable as exc:
+        raise ConfigError(f"{exc}: MAIL_FROM must look like tracker@example.org") from None
+
+
+def check_address(address: str, whose: str) -> str:
+    """The address (`a@b` or `Name <a@b>`), or Uncomposable when it could split a header or is not
+    one address."""
+    unsafe = any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in address)
+    if unsafe or not _ADDRESS.fullmatch(parseaddr(address)[1]):
+        raise Uncomposable(f"the e-mail address {whose} is not a valid address")
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +131,17 @@ def compose(items: Sequence[Item], sender: str, base_url: str, today: date) -> E
     it never holds an encrypted (s) field, since nothing here ever decrypts one.
     """
     first = items[0]
+    recipient = check_address(first.email, f"of {first.username}")
     if len(items) == 1:
-        subject = f"{_prefix(first.stage)}{first.pseudonym}: {first.title}, {_when(first, today)}"
+        what = f"{one_line(first.pseudonym)}: {one_line(first.title)}"
+        subject = f"{_prefix(first.stage)}{what}, {_when(first, today)}"
     else:
         soonest = min(i.due_on for i in items).isoformat()
         subject = f"{len(items)} deadline alerts (the soonest due {soonest})"
     lines = [f"Hello {first.username},", "", "Deadline alerts for you in the tracker:", ""]
     for item in items:
         lines += [
-            f"* {item.pseudonym}: {item.title}",
+            f"* {one_line(item.pseudonym)}: {one_line(item.title)}",
             f"  {_when(item, today)}",
             f"  {case_link(base_url, item.case_id)}",
             "",
@@ -114,8 +152,8 @@ def compose(items: Sequence[Item], sender: str, base_url: str, today: date) -> E
     ]
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = first.email
+    message["From"] = check_address(sender, "in MAIL_FROM")
+    message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "tracker")
     message.set_content("\n".join(lines))

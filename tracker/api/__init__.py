@@ -6,8 +6,9 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from tracker.api import limits
 from tracker.auth.users import Actor, actor_for_token
 from tracker.events.catalogue import ValidationError
 from tracker.services.runtime import Forbidden, NotFound, Runtime
@@ -65,6 +66,11 @@ def authenticate() -> tuple[Response, int] | None:
         who = actor_for_token(session, token.strip())
     if who is None:
         return _unauthorized("the API token is not valid")
+    wait = limits.retry_after(token.strip())
+    if wait is not None:
+        response, status = error(429, f"too many requests with this token: retry in {wait} s")
+        response.headers["Retry-After"] = str(wait)
+        return response, status
     g.actor = who
     return None
 
@@ -113,7 +119,18 @@ def _conflict(exc: ConcurrencyError) -> tuple[Response, int]:
 
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException) -> tuple[Response, int]:
-    return error(exc.code or 500, exc.description or exc.name)
+    return http_error(exc)
+
+
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    """An HTTP error as the API answers it, with the headers it needs (Allow on 405)."""
+    message = exc.description or exc.name
+    if isinstance(exc, RequestEntityTooLarge):
+        message = f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+    response, status = error(exc.code or 500, message)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response, status
 
 
 def _no_store(response: Response) -> Response:
@@ -127,6 +144,7 @@ def _no_store(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     from tracker.api import alerts, calendar, cases, deadlines, meta  # noqa: F401
 
+    limits.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(calendar.bp)
     app.after_request(_no_store)

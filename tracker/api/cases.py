@@ -11,7 +11,7 @@ from tracker.api.params import bool_param, choice_param, date_param, int_param
 from tracker.domain.commands import parse_case, parse_event, parse_expected_version
 from tracker.events.catalogue import ValidationError
 from tracker.services import reading, writing
-from tracker.services.runtime import NotFound
+from tracker.services.runtime import Forbidden, NotFound
 
 
 def _case_id(case_id: str) -> str:
@@ -21,8 +21,16 @@ def _case_id(case_id: str) -> str:
         raise NotFound(case_id) from None
 
 
+def _may_record() -> None:
+    # Who may write is answered before what they sent is checked: an auditor learns nothing from
+    # the validation of a body that they may not send at all.
+    if not actor().may_record:
+        raise Forbidden("auditors have read-only access")
+
+
 @bp.post("/cases")
 def create_case() -> tuple[Response, int]:
+    _may_record()
     rt = runtime()
     opened = parse_case(json_body(), rt.today())
     case_id, version = writing.open_case(rt, actor(), opened, source="api", request_id=request_id())
@@ -64,6 +72,7 @@ def get_events(case_id: str) -> Response:
 def post_event(case_id: str) -> tuple[Response, int]:
     rt = runtime()
     case_id = _case_id(case_id)
+    _may_record()
     body = json_body()
     if not isinstance(body, dict):
         raise ValidationError({"body": "must be a JSON object"})

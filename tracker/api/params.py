@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import request
 
 from tracker.api import ApiError
 
+_WHOLE = re.compile("-?[0-9]{1,12}")
+
 
 def int_param(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a whole number", {name: "not a whole number"}) from None
+    # [0-9] only: int() would also read other scripts' digits, "1_0", "+5" and " 5".
+    if not _WHOLE.fullmatch(raw):
+        raise ApiError(400, f"{name} must be a whole number in digits 0-9", {name: "not a whole number"})
+    value = int(raw)
     if not low <= value <= high:
         raise ApiError(400, f"{name} must be between {low} and {high}", {name: f"between {low} and {high}"})
     return value

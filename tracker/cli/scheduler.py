@@ -14,13 +14,14 @@ from tracker.services.runtime import Runtime
 
 def check_settings(rt: Runtime) -> None:
     """Refuse to start with settings the scheduler cannot use; the message names the setting."""
-    from tracker.alerts.mail import parse_smtp_url
+    from tracker.alerts.mail import check_sender, parse_smtp_url
 
     interval = rt.settings.get("SCHEDULER_INTERVAL_SECONDS")
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
         raise ConfigError("SCHEDULER_INTERVAL_SECONDS must be a positive whole number")
     if rt.settings.get("SMTP_URL"):
         parse_smtp_url(str(rt.settings["SMTP_URL"]))
+    check_sender(str(rt.settings.get("MAIL_FROM") or ""))
 
 
 def configure_logging(rt: Runtime) -> None:

@@ -157,8 +157,16 @@ def audit_export(
         if output is None:
             audit.export_entries(runtime(), OPERATOR, f, sys.stdout, fmt)
             return
-        with open(output, "w", encoding="utf-8", newline="") as fh:
-            count = audit.export_entries(runtime(), OPERATOR, f, fh, fmt)
+        # Like export and backup: a new file readable by its owner only, in place once complete.
+        tmp = output.with_name(output.name + ".part")
+        try:
+            tmp.unlink(missing_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                count = audit.export_entries(runtime(), OPERATOR, f, fh, fmt)
+            tmp.replace(output)
+        finally:
+            tmp.unlink(missing_ok=True)
     except audit.FilterError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

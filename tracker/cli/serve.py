@@ -81,6 +81,9 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
         "graceful_timeout": 10,
         # Gunicorn's control socket is one path per user: a second server on the host would take it.
         "control_socket_disable": True,
+        # Gunicorn's largest request line, so that a URL past MAX_URL_LENGTH (4096 by default) reaches
+        # the application and gets its 414 (JSON on the API); past this one, gunicorn answers 400.
+        "limit_request_line": 8190,
     }
     if log_format == "json":
         options["logger_class"] = _json_gunicorn_logger()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -122,7 +122,7 @@ def clean(field: Field, value: object) -> Any:
     if field.kind in _STRING_KINDS:
         if not isinstance(value, str) or (field.max_length is None and len(value) > 300):
             raise Invalid(_wrong(field))
-        text = _clean_string(value, field.max_length or 300)
+        text = _clean_string(value, field.max_length or 300, field.kind)
         return _check_string(field, text) if text else ""
     if field.kind == "bool":
         if not isinstance(value, bool):
@@ -135,22 +135,97 @@ def clean(field: Field, value: object) -> Any:
     return dict(value)
 
 
-#: Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but newline and tab,
-#: and lone surrogates (category Cs), which no text can store.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Bidi controls: embeddings, overrides, isolates and marks, which make text display other than it reads.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: The joiners that Persian (ZWNJ), Indic scripts and emoji need: the only format characters kept.
+JOINERS = frozenset("\u200c\u200d")
+#: Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but newline, carriage return
+#: (read as a newline) and tab, lone surrogates (Cs, which no text can store), the line and paragraph
+#: separators and the bidi controls.
+_NOT_IN_TEXT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029" + "".join(BIDI_CONTROLS) + "]"
+)
+#: What a single-line value may have around it: the line breaks and tabs of a pasted cell.
+PADDING = " \t\n\r"
+ONE_LINE = "must be on one line, without control or invisible formatting characters"
+MULTI_LINE = "must not contain control characters (other than newline and tab) or bidi controls"
+VISIBLE = "must contain a visible character"
+_VISIBLE = re.compile("[^\\s\u200c\u200d]")
 
 
-def _clean_string(value: str, limit: int) -> str:
+def is_one_line(text: str) -> bool:
+    """Whether `text` holds no line break, control, separator or format character (but the joiners).
+
+    A single-line value ends up in mail subjects, calendar summaries, file names and table cells:
+    a line break there splits a header, a right-to-left override disguises what is shown.
+    """
+    return _NOT_ONE_LINE.search(text) is None
+
+
+def _clean_string(value: str, limit: int, kind: str) -> str:
     text = value.strip()
     if len(text) > limit:  # checked before the per-character scan so a huge string costs little
         raise Invalid(f"must be at most {limit} characters long")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _CONTROL.search(text):
-        raise Invalid("must not contain control characters (other than newline and tab)")
+    # Checked as the JSON Schema's patterns see them: a line break or tab around a single-line value
+    # (a pasted cell) is stripped, but any other character that is not allowed counts where it is.
+    if kind == "text":
+        if _NOT_IN_TEXT.search(value):
+            raise Invalid(MULTI_LINE)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    elif not _one_line_cell(text, value):
+        raise Invalid(ONE_LINE)
+    if text and _VISIBLE.search(text) is None:
+        raise Invalid(VISIBLE)
     text = unicodedata.normalize("NFC", text)
     if len(text) > limit:
         raise Invalid(f"must be at most {limit} characters long")
     return text
+
+
+def _one_line_cell(text: str, value: str) -> bool:
+    # `text` is `value` stripped: what was around it may only be PADDING (most values have none).
+    return is_one_line(text) and (len(text) == len(value) or is_one_line(value.strip(PADDING)))
+
+
+def _char_class(excluded: Iterable[str], negated: bool = True) -> str:
+    """A regular-expression class of every character but `excluded` (or of those only), as ranges."""
+    points = sorted(ord(c) for c in excluded)
+    ranges: list[list[int]] = []
+    for point in points:
+        if ranges and point == ranges[-1][1] + 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    body = "".join(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in ranges)
+    return f"[^{body}]" if negated else f"[{body}]"
+
+
+def _escape(point: int) -> str:
+    # \uXXXX means the same to Python's re and to ECMA-262; a character beyond it is written as itself.
+    return f"\\u{point:04x}" if point <= 0xFFFF else chr(point)
+
+
+def _excluded(multi_line: bool) -> list[str]:
+    if multi_line:
+        # Surrogates are left out: JSON cannot carry a lone one, and a decoder refuses it anyway.
+        return [c for c in map(chr, range(0xA0)) if _NOT_IN_TEXT.match(c)] + [
+            "\u2028",
+            "\u2029",
+            *BIDI_CONTROLS,
+        ]
+    return [
+        chr(p)
+        # Unicode has format characters in the first two planes and among the tags of plane 14 only.
+        for p in [*range(0x20000), *range(0xE0000, 0xE1000)]
+        if unicodedata.category(chr(p)) in ("Cc", "Cf", "Zl", "Zp") and chr(p) not in JOINERS
+    ]
+
+
+# Lone surrogates (Cs) too, which no text can store (and JSON cannot carry, so the pattern leaves them out).
+_NOT_ONE_LINE = re.compile(_char_class(_excluded(False), negated=False)[:-1] + "\ud800-\udfff]")
+#: The JSON Schema patterns that say the same as is_one_line and the multi-line check.
+ONE_LINE_PATTERN = f"^[ \\t\\n\\r]*{_char_class(_excluded(False))}*[ \\t\\n\\r]*$"
+MULTI_LINE_PATTERN = f"^{_char_class(_excluded(True))}*$"
 
 
 def _check_string(field: Field, text: str) -> str:
@@ -222,6 +297,8 @@ def field_schema(field: Field) -> dict[str, Any]:
             schema["minLength"] = 1
         if field.pattern is not None:
             schema["pattern"] = f"^{field.pattern}$"
+        else:
+            schema["pattern"] = MULTI_LINE_PATTERN if kind == "text" else ONE_LINE_PATTERN
         if kind == "text":
             schema["x-multiline"] = True
     elif kind == "country":

@@ -127,6 +127,7 @@ def _lead_days(rt: Runtime, kind: str) -> Sequence[int]:
 def _deliver(rt: Runtime, now: datetime) -> MailResult:
     url = str(rt.settings.get("SMTP_URL") or "")
     target = mail.parse_smtp_url(url) if url else None
+    mail.check_sender(str(rt.settings.get("MAIL_FROM") or ""))
     totals = {"sent": 0, "logged": 0, "failed": 0, "skipped": 0}
     with rt.db.write() as session:
         totals["skipped"] = delivery.skip_without_address(session, now)
@@ -135,10 +136,11 @@ def _deliver(rt: Runtime, now: datetime) -> MailResult:
             items = delivery.claim(session, now, MAIL_BATCH)
         if not items:
             break
-        messages = _messages(items)
+        messages, unfit = _composed(rt, _messages(items), now)
+        totals["failed"] += _give_up(rt, unfit)
         if target is None:
-            for batch in messages:
-                log.info("e-mail not sent (SMTP_URL is unset):\n%s", _compose(rt, batch, now).as_string())
+            for batch, message in messages:
+                log.info("e-mail not sent (SMTP_URL is unset):\n%s", message.as_string())
                 _mark(rt, batch, "logged", now)
                 totals["logged"] += len(batch)
         else:
@@ -159,9 +161,44 @@ def _messages(items: Sequence[delivery.Item]) -> list[list[delivery.Item]]:
     return [mine[i : i + PER_MESSAGE] for mine in by_user.values() for i in range(0, len(mine), PER_MESSAGE)]
 
 
+Composed = list[tuple[list[delivery.Item], EmailMessage]]
+
+
+def _composed(
+    rt: Runtime, batches: list[list[delivery.Item]], now: datetime
+) -> tuple[Composed, list[tuple[delivery.Item, str]]]:
+    """The messages that could be made, and the alerts whose message cannot be (with the reason).
+
+    A message that cannot be made is made again alert by alert, so that only the alerts at fault
+    are given up and every other one is still sent.
+    """
+    ready: Composed = []
+    unfit: list[tuple[delivery.Item, str]] = []
+    for batch in batches:
+        try:
+            ready.append((batch, _compose(rt, batch, now)))
+            continue
+        except Exception:  # which alerts are at fault is found out below, one by one
+            pass
+        for item in batch:
+            try:
+                ready.append(([item], _compose(rt, [item], now)))
+            except Exception as exc:  # one alert's data must never stop another's mail
+                unfit.append((item, _reason(exc)))
+    return ready, unfit
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, mail.Uncomposable):
+        return f"cannot compose the e-mail: {exc}"
+    return f"cannot compose the e-mail: {type(exc).__name__}"
+
+
 def _compose(rt: Runtime, batch: Sequence[delivery.Item], now: datetime) -> EmailMessage:
     sender, base_url = str(rt.settings.get("MAIL_FROM") or ""), str(rt.settings.get("BASE_URL") or "")
-    return mail.compose(batch, sender, base_url, now.date())
+    message = mail.compose(batch, sender, base_url, now.date())
+    message.as_bytes()  # what fails to serialize fails here, for this message only
+    return message
 
 
 def _mark(rt: Runtime, batch: Sequence[delivery.Item], state: str, now: datetime) -> None:
@@ -169,27 +206,36 @@ def _mark(rt: Runtime, batch: Sequence[delivery.Item], state: str, now: datetime
         delivery.mark(session, [i.id for i in batch], state, now)
 
 
-def _send(
-    rt: Runtime, target: mail.SmtpTarget, messages: list[list[delivery.Item]], now: datetime
-) -> tuple[int, int, bool]:
+def _send(rt: Runtime, target: mail.SmtpTarget, messages: Composed, now: datetime) -> tuple[int, int, bool]:
     """(alerts sent, alerts that failed, whether the server stopped taking mail)."""
     sent = failed = 0
     try:
         smtp = mail.connect(target)
     except (OSError, smtplib.SMTPException) as exc:
-        everything = [i for batch in messages for i in batch]
+        everything = [i for batch, _message in messages for i in batch]
         return 0, _fail(rt, everything, f"cannot reach {target.host}: {exc}"), True
     try:
-        for n, batch in enumerate(messages):
+        for n, (batch, message) in enumerate(messages):
             try:
-                smtp.send_message(_compose(rt, batch, now))
+                smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:
                 failed += _fail(rt, batch, f"recipient refused: {exc.recipients}")
                 continue
+            except (smtplib.SMTPResponseException, smtplib.SMTPNotSupportedError) as exc:
+                # This message was refused and the connection still stands (but for 421, the server
+                # closing it): retry this one later and go on with the others.
+                if getattr(exc, "smtp_code", 0) == 421:
+                    rest = [i for later, _message in messages[n:] for i in later]
+                    return sent, failed + _fail(rt, rest, f"{type(exc).__name__}: {exc}"), True
+                failed += _fail(rt, batch, f"{type(exc).__name__}: {exc}")
+                continue
             except (OSError, smtplib.SMTPException) as exc:
-                # The connection is gone or the server refuses: retry all that is left, later.
-                rest = [i for later in messages[n:] for i in later]
+                # The connection is gone: retry all that is left, later.
+                rest = [i for later, _message in messages[n:] for i in later]
                 return sent, failed + _fail(rt, rest, f"{type(exc).__name__}: {exc}"), True
+            except Exception as exc:  # a message smtplib cannot send must not stop the others
+                failed += _give_up(rt, [(i, f"cannot send the e-mail: {type(exc).__name__}") for i in batch])
+                continue
             _mark(rt, batch, "sent", now)
             sent += len(batch)
     finally:
@@ -205,6 +251,16 @@ def _fail(rt: Runtime, items: Sequence[delivery.Item], error: str) -> int:
     with rt.db.write() as session:
         delivery.mark_failed(session, items, error)
     return len(items)
+
+
+def _give_up(rt: Runtime, unfit: Sequence[tuple[delivery.Item, str]]) -> int:
+    if not unfit:
+        return 0
+    with rt.db.write() as session:
+        for item, error in unfit:
+            log.error("e-mail of alert %d given up: %s", item.id, error)
+            delivery.give_up(session, item, error)
+    return len(unfit)
 
 
 def alert_dict(row: AlertRow, pseudonym: str | None) -> dict[str, Any]:

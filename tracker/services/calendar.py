@@ -12,6 +12,7 @@ from tracker.auth.tables import UserRow
 from tracker.auth.users import Actor, UserError, find_user, token_digest
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services import audit
+from tracker.services.reading import log_access
 from tracker.services.runtime import NotFound, Runtime
 
 #: The one-line domain part of every event UID; the deadline key before it is what keeps UIDs stable.
@@ -48,10 +49,13 @@ def feed_url(rt: Runtime, token: str) -> str:
 
 
 def feed(rt: Runtime, token: str) -> str:
-    """The iCalendar text of the open deadlines of the token owner's visible cases, by pseudonym only."""
+    """The iCalendar text of the open deadlines of the token owner's visible cases, by pseudonym only.
+
+    Each case in the feed is a read of that case, written to its access log.
+    """
     if not token or len(token) > 200:
         raise NotFound("calendar")
-    with rt.db.read() as session:
+    with rt.db.write() as session:
         user = session.scalar(sa.select(UserRow).where(UserRow.calendar_token_hash == token_digest(token)))
         if user is None or not user.active:
             raise NotFound("calendar")
@@ -70,6 +74,8 @@ def feed(rt: Runtime, token: str) -> str:
                 )
             )
         rows = session.execute(query.order_by(DeadlineRow.due_on, DeadlineRow.key)).all()
+        for case_id in dict.fromkeys(d.case_id for d in rows):
+            log_access(session, rt, who, case_id, "calendar", "calendar")
     base_url = str(rt.settings.get("BASE_URL") or "")
     events = [
         CalendarEvent(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from tracker.resources import STATIC
 from tracker.services.runtime import Forbidden, NotFound
@@ -52,7 +52,10 @@ def _http(exc: HTTPException) -> Any:
     if code == 403:
         return _forbidden(exc)
     if code == 405:
-        return _page(405, _("Not allowed"), _("This page cannot be used this way."))
+        response = make_response(_page(405, _("Not allowed"), _("This page cannot be used this way.")))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
     if code == 400:
         return _page(400, _("Bad request"), _("The request was not understood."))
     if code == 413:

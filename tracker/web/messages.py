@@ -35,10 +35,16 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
     (r"must not be empty", _l("must not be empty"), {}),
     (r"must be at most (?P<n>\d+) characters long", _l("must be at most %(n)s characters long"), {}),
     (
-        r"must not contain control characters \(other than newline and tab\)",
-        _l("must not contain control characters (other than newline and tab)"),
+        r"must not contain control characters \(other than newline and tab\) or bidi controls",
+        _l("must not contain control characters (other than newline and tab) or bidi controls"),
         {},
     ),
+    (
+        r"must be on one line, without control or invisible formatting characters",
+        _l("must be on one line, without control or invisible formatting characters"),
+        {},
+    ),
+    (r"must contain a visible character", _l("must contain a visible character"), {}),
     (r"must be true or false", _l("must be yes or no"), {}),
     (r"must be a whole number", _l("must be a whole number"), {}),
     (r"must be a number", _l("must be a number"), {}),

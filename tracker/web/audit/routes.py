@@ -73,7 +73,7 @@ def _log_page(errors: dict[str, str], f: audit.AuditFilter, args: dict[str, str]
         current_user.actor,
         f,
         limit=PAGE_SIZE,
-        before_id=int(before) if before.isdigit() and len(before) < 18 else None,
+        before_id=int(before) if before.isascii() and before.isdigit() and len(before) < 18 else None,
     )
     page = render_template(
         "audit/log.html",

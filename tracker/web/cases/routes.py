@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from tracker.events.catalogue import CATALOGUE, ValidationError
 from tracker.services import entry, erasure, reading, timeline, users_admin
@@ -30,8 +32,18 @@ def case_uuid(raw: str) -> str:
         raise NotFound(raw) from None
 
 
+#: The filters typed into the form. A control character cannot be typed (and a NUL cannot even reach
+#: PostgreSQL): such a request is refused, naming the filter.
+TYPED = ("q", "country", "assigned")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _filters(errors: dict[str, str]) -> reading.CaseFilter:
-    args = request.args
+    args = MultiDict(request.args)
+    for name in TYPED:
+        if _CONTROL.search(args.get(name, "")):
+            errors[name] = _("must not contain control characters")
+            args.poplist(name)
     status = args.get("status") or None
     if status not in (None, "open", "closed"):
         errors["status"] = translate("must be one of open, closed")
@@ -39,8 +51,9 @@ def _filters(errors: dict[str, str]) -> reading.CaseFilter:
     within = None
     if args.get("deadline_within", "").strip():
         try:
-            within = int(args["deadline_within"])
-            if not 0 <= within <= 3650:
+            raw = args["deadline_within"].strip()
+            # [0-9] only: int() also reads other scripts' digits and "1_0".
+            if not re.fullmatch("[0-9]{1,4}", raw) or not 0 <= int(raw) <= 3650:
                 raise ValueError
         except ValueError:
             errors["deadline_within"] = translate("must be at least 0 and at most 3650")
@@ -67,17 +80,19 @@ def case_list() -> Any:
     except ValueError:
         errors["cursor"] = _("This page of the list is no longer valid; the list starts again.")
         cases, cursor = reading.list_cases(runtime(), current_user.actor, _replace_cursor(filters))
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("cursor", "lang") and v}
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k not in ("cursor", "lang", *errors) and v
+    }
     workers = users_admin.usernames(runtime(), "caseworker") if current_user.actor.sees_every_case else []
     return render_template(
         "cases/list.html",
         cases=cases,
         next_url=url_for("web_cases.case_list", cursor=cursor, **args) if cursor else None,
         first_url=url_for("web_cases.case_list", **args) if filters.cursor else None,
-        args=request.args,
+        args={k: v for k, v in request.args.items() if k not in errors.keys() & set(TYPED)},
         errors=errors,
         workers=workers,
-    )
+    ), (400 if errors.keys() & set(TYPED) else 200)
 
 
 def _replace_cursor(f: reading.CaseFilter) -> reading.CaseFilter:
@@ -157,7 +172,7 @@ def new_event(case_id: str) -> Any:
                 actor,
                 ctx.id,
                 form.body(),
-                int(expected) if expected.isdigit() else None,
+                int(expected) if expected.isascii() and expected.isdigit() and len(expected) < 11 else None,
                 g.get("request_id"),
             )
         except ValidationError as exc:
