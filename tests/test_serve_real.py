@@ -347,3 +347,41 @@ def test_the_demo_server_answers_reads_and_writes_while_a_pass_runs(
             stops.append(stopping.submit(_stopped, template, server))
         for stop in stops:
             stop.result()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state == "Z"  # ended, not yet reaped by whoever adopted it
+
+
+@pytest.mark.parametrize("template", ["sqlite"], indirect=True)
+def test_the_scheduler_process_is_restarted_and_ends_with_a_killed_server(
+    template: Template, tmp_path: Path
+) -> None:
+    url = _copy(template, tmp_path)
+    server = _start(template, tmp_path, url)
+    server.url = url
+    try:
+        first = server.wait_for(lambda: server.messages("scheduler process started"), "the scheduler")[0]
+        pid = int(first["message"].split("pid ")[1].rstrip(")"))
+        server.wait_for(lambda: server.messages("scheduler started"), "the scheduler's jobs")
+        os.kill(pid, signal.SIGKILL)
+        ended = server.wait_for(lambda: server.messages("scheduler process (pid"), "the master to notice")
+        assert f"(pid {pid}) ended" in ended[0]["message"] and ended[0]["level"] == "ERROR"
+        again = server.wait_for(
+            lambda: server.messages("scheduler process started")[1:], "a new scheduler process"
+        )[0]
+        assert (_at(again) - _at(ended[0])).total_seconds() >= 0.9  # after the back-off's first second
+        second = int(again["message"].split("pid ")[1].rstrip(")"))
+        server.wait_for(lambda: len(server.messages("scheduler started")) >= 2, "its jobs")
+        server.proc.kill()  # no hook of the master runs: the scheduler must notice by itself
+        deadline = time.monotonic() + 10
+        while not _gone(second):
+            assert time.monotonic() < deadline, "the scheduler outlived the killed server by 10 s"
+            time.sleep(0.05)
+    finally:
+        _end(template, server)
+    assert server.messages("the server process")[0]["level"] == "WARNING"
