@@ -78,12 +78,9 @@ class SchedulerProcess:
         if self.proc is not None:
             code = self._reap()
             delay = self._after_end()
-            log.error(
-                "scheduler process (pid %s) ended (exit status %s); starting it again in %.0f s",
-                self.proc.pid,
-                code,
-                delay,
-            )
+            status = "" if code is None else f" with exit status {code}"
+            pid = self.proc.pid
+            log.error("scheduler process (pid %s) ended%s; starting it again in %.0f s", pid, status, delay)
             self.proc = None
         if time.monotonic() >= self._next_start:
             self.start()
@@ -112,6 +109,8 @@ class SchedulerProcess:
             self._alive = None
         # None when gunicorn's master reaped it first: then its status is in gunicorn's own log line.
         assert self.proc is not None
+        if self.proc.returncode is not None:  # reaped by wait(): its pid may be another child's now
+            return self.proc.returncode
         try:
             pid, status = os.waitpid(self.proc.pid, os.WNOHANG)
         except ChildProcessError:
