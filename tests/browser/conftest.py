@@ -1,13 +1,24 @@
-"""Browser tests: Debian's chromium driven by Playwright against a live server on loopback."""
+"""Browser tests: Debian's chromium driven by Playwright against a server on loopback.
+
+Most use `live`, the application on a werkzeug thread of the test process; `real_server` is
+`tracker serve --with-scheduler` in processes of its own (gunicorn, its workers, the scheduler).
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +140,9 @@ class Watch:
             self.server_errors.append(f"{response.status} {response.url}")
 
 
-@pytest.fixture
-def page(browser: Any, live: LiveServer) -> Iterator[Any]:
-    """A fresh browser context (no cookies); fails the test on a console error or a 5xx answer."""
-    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
+@contextmanager
+def _watched_page(browser: Any, base_url: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     watch = Watch()
     tab.on("console", watch.console)
@@ -145,6 +155,83 @@ def page(browser: Any, live: LiveServer) -> Iterator[Any]:
         context.close()
     assert not watch.server_errors, watch.server_errors
     assert not watch.errors, watch.errors
+
+
+@pytest.fixture
+def page(browser: Any, live: LiveServer) -> Iterator[Any]:
+    """A fresh browser context (no cookies); fails the test on a console error or a 5xx answer."""
+    with _watched_page(browser, live.url) as tab:
+        yield tab
+
+
+class RealServer:
+    """`tracker serve --with-scheduler` in processes of its own, on the demo, as scripts/demo runs it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.log = log
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
+    """The demo's way: `tracker db upgrade`, `tracker demo`, then `tracker serve --with-scheduler`."""
+    root = tmp_path_factory.mktemp("real")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "FLASK_", "PROMETHEUS_"))}
+    env.update(
+        TRACKER_INSTANCE_PATH=str(root / "instance"),
+        TRACKER_DATABASE_URL=f"sqlite:///{root / 'tracker.db'}",
+        TRACKER_DATA_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        TRACKER_SECRET_KEY=secrets.token_hex(16),
+    )
+    tracker = str(Path(sys.prefix) / "bin" / "tracker")
+    for step in (["db", "upgrade"], ["demo", "--password", DEMO_PASSWORD]):
+        done = subprocess.run([tracker, *step], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [tracker, "serve", "--port", str(port), "--workers", "2", "--with-scheduler"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = RealServer(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 60
+        while not server.answers():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.fixture
+def real_page(browser: Any, real_server: RealServer) -> Iterator[Any]:
+    """Like `page`, on the real server."""
+    with _watched_page(browser, real_server.url) as tab:
+        yield tab
 
 
 def _sign_in(tab: Any, username: str, password: str = DEMO_PASSWORD) -> None:

@@ -55,7 +55,7 @@ def _json_gunicorn_logger() -> type:
 @click.option(
     "--with-scheduler",
     is_flag=True,
-    help="Also run the deadline scheduler in this process (see docs/scheduler.md).",
+    help="Also run the deadline scheduler, as a process of the server's own (see docs/scheduler.md).",
 )
 @with_appcontext
 @key_checked
@@ -93,14 +93,18 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
             log.warning("metrics cover one worker only: prometheus_client was imported before serve")
         folder = metrics_folder(Path(current_app.instance_path), port)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    scheduler = None
     if with_scheduler:
         from tracker.cli import runtime
-        from tracker.cli.scheduler import check_settings, configure_logging
-        from tracker.scheduler.runner import gunicorn_hooks
+        from tracker.cli.scheduler import check_settings
+        from tracker.scheduler.process import SchedulerProcess
 
         check_settings(runtime())
-        configure_logging(runtime())
-        options.update(gunicorn_hooks(runtime()))
+        scheduler = SchedulerProcess()
+        options["when_ready"] = lambda _arbiter: scheduler.start()
+        options["on_exit"] = lambda _arbiter: scheduler.stop()
+    # The master forks the workers: it must hold no database connection (nor any thread) then.
+    current_app.extensions["tracker"].db.dispose()
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -113,7 +117,27 @@ def serve(host: str, port: int, workers: int | None, with_scheduler: bool) -> No
 
             return create_app()
 
+        def run(self) -> None:
+            try:
+                _arbiter(scheduler)(self).run()
+            except RuntimeError as exc:  # as gunicorn's own run() answers a bad bind address
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(1)
+
     Server().run()
+
+
+def _arbiter(scheduler: Any) -> type:
+    """gunicorn's master loop, which also keeps the scheduler's process running (once a second)."""
+    from gunicorn.arbiter import Arbiter
+
+    class TrackerArbiter(Arbiter):  # type: ignore[misc]
+        def manage_workers(self) -> None:
+            super().manage_workers()
+            if scheduler is not None:
+                scheduler.check()
+
+    return TrackerArbiter
 
 
 COMMANDS = [serve]

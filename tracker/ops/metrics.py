@@ -41,6 +41,16 @@ _made: _Metrics | None = None
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # A fork copies the lock as it is: held, if another thread was making the metrics at that
+    # instant, and then no thread of the child could ever take it.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def multiprocess() -> bool:
     """Whether the values live in files shared by several processes (PROMETHEUS_MULTIPROC_DIR)."""
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))

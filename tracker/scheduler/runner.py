@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -74,8 +74,8 @@ def stop(scheduler: BackgroundScheduler) -> None:
     jobs.bind(None)
 
 
-def run_forever(rt: Runtime) -> None:
-    """Run the jobs until SIGTERM or SIGINT."""
+def run_forever(rt: Runtime, parent: int | None = None) -> None:
+    """Run the jobs until SIGTERM or SIGINT, or until process `parent` (if given) is gone."""
     stopping = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -85,31 +85,11 @@ def run_forever(rt: Runtime) -> None:
     scheduler = start(rt)
     try:
         while not stopping.wait(1.0):
-            pass
+            if parent is not None and os.getppid() != parent:
+                log.warning("the server process %s is gone", parent)
+                break
     finally:
         log.info("scheduler stopping")
         stop(scheduler)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def gunicorn_hooks(rt: Runtime) -> dict[str, Any]:
-    """Server hooks that run the scheduler in gunicorn's master process (`serve --with-scheduler`).
-
-    The master starts it once it listens and stops it on exit; the workers it forks get no copy of
-    the scheduler's thread, and drop (without closing) the database connections they inherit.
-    """
-    running: list[BackgroundScheduler] = []
-
-    def when_ready(_server: Any) -> None:
-        running.append(start(rt))
-
-    def post_fork(_server: Any, _worker: Any) -> None:
-        rt.db.engine.dispose(close=False)
-        jobs.bind(None)
-
-    def on_exit(_server: Any) -> None:
-        while running:
-            stop(running.pop())
-
-    return {"when_ready": when_ready, "post_fork": post_fork, "on_exit": on_exit}
