@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -36,6 +37,7 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     from tracker.db import Database
     from tracker.deadlines.rules import DEFAULT_RULES_PATH, load_rules
     from tracker.services.runtime import Runtime
+    from tracker.stay.rules import DEFAULT_STAY_RULES_PATH, load_stay_rules
 
     instance = instance_path()
     app = Flask(__name__, instance_path=str(instance), template_folder=str(TEMPLATES))
@@ -51,10 +53,11 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     app.config["DATA_KEY"] = None  # the key lives in the runtime only, never in templates or logs
     app.config["OLD_DATA_KEYS"] = None
     rule_files = [DEFAULT_RULES_PATH] + ([settings["DEADLINE_RULES"]] if settings["DEADLINE_RULES"] else [])
+    stay_files = [DEFAULT_STAY_RULES_PATH] + ([settings["STAY_RULES"]] if settings["STAY_RULES"] else [])
     app.extensions["tracker"] = Runtime(
         db=Database(settings["DATABASE_URL"]),
         kek=kek,
-        rules=load_rules(rule_files),
+        rules=replace(load_rules(rule_files), stay=load_stay_rules(stay_files)),
         settings=settings,
     )
     _configure_ops(app)

@@ -18,6 +18,7 @@ from tracker.events.catalogue import CATALOGUE, Field
 from tracker.events.countries import is_country_code
 from tracker.events.record import CORRECTION_TYPES
 from tracker.resources import DEFAULTS
+from tracker.stay.rules import StayRules, default_stay_rules
 
 DEFAULT_RULES_PATH = DEFAULTS / "deadlines.toml"
 
@@ -105,6 +106,8 @@ class Rules:
     filing_windows: Mapping[str, FilingWindow] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     country_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    #: The stay rules (defaults/stay.toml and STAY_RULES), for the stay count and its deadline.
+    stay: StayRules = field(default_factory=default_stay_rules)
 
     @property
     def kinds(self) -> tuple[str, ...]:
