@@ -93,9 +93,9 @@ def count(
 class PlanError(ValueError):
     """A plan that cannot be answered; the message names the field."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, reason: str, day: date | None = None) -> None:
         super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        self.field, self.message, self.reason, self.day = field, message, reason, day
 
 
 def plan(
@@ -114,9 +114,9 @@ def plan(
     last_present = seen.last_day
     if seen.inside:
         if leave_on is None:
-            raise PlanError("leave_on", "is required while the person is in the country")
+            raise PlanError("leave_on", "is required while the person is in the country", "required")
         if leave_on < as_of:
-            raise PlanError("leave_on", f"must not be before {as_of.isoformat()}")
+            raise PlanError("leave_on", f"must not be before {as_of.isoformat()}", "before", as_of)
         entered = seen.entered_on or as_of
         last = last_lawful_day(stays, pauses, limits, entered, as_of)
         stays = [
@@ -132,12 +132,12 @@ def plan(
         )
         last_present = leave_on
     elif leave_on is not None:
-        raise PlanError("leave_on", "the person is not in the country now; give return_on only")
+        raise PlanError("leave_on", "the person is not in the country now; give return_on only", "outside")
     after = max(as_of, last_present + timedelta(days=1)) if last_present is not None else as_of
     out["earliest_return"] = _iso(earliest_entry(stays, pauses, limits, after))
     if return_on is not None:
         if return_on < after:
-            raise PlanError("return_on", f"must be {after.isoformat()} or later")
+            raise PlanError("return_on", f"must be {after.isoformat()} or later", "later", after)
         first_allowed = earliest_entry(stays, pauses, limits, return_on)
         lawful = first_allowed == return_on
         until = last_lawful_day(stays, pauses, limits, return_on, return_on) if lawful else None
