@@ -166,3 +166,13 @@ def test_import_and_export_carry_border_crossings(kz_app: Any, admin: Any) -> No
     }
     with pytest.raises(transfer.ImportFailed, match=r"line 1: events\[0\]\.direction: is required"):
         transfer.import_file(rt, io.StringIO(json.dumps(bad) + "\n"))
+
+
+def test_a_case_opened_after_the_crossing_is_counted_by_the_citizenship_rule(admin: Any) -> None:
+    # The caseworker hears of the person after the entry: the EAEU rule applies from the entry on,
+    # not the 30 days of other foreigners.
+    case_id = open_case(admin, "Sparrow", "2023-02-20")
+    entered_kz(admin, case_id)
+    assert stay_deadlines(admin, case_id) == [("2023-05-01", "open")]
+    stay = stay_of(admin, case_id, as_of="2023-02-05")
+    assert stay is not None and stay["rule"]["citizens"] == "EAEU" and stay["last_lawful_day"] == "2023-05-01"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from browser.webkit import post_form, signed_in, text
+from browser.webkit import case_id, copy_app, demo_template, post_form, signed_in, text
 from conftest import add_event, open_case
 
 
@@ -96,3 +96,24 @@ def test_the_event_form_records_a_border_crossing(web_app: Any, case: str) -> No
     assert "Earliest lawful re-entry" in card and "Last lawful day" not in card
     russian = text(client.get(f"/cases/{case}?lang=ru"))
     assert "Пересёк границу" in russian and "выехал из страны" in russian
+
+
+def test_the_demo_clients_pages_show_their_count(tmp_path: Any, monkeypatch: Any) -> None:
+    (tmp_path / "template").mkdir()
+    template = demo_template(tmp_path / "template")
+    app = copy_app(template, tmp_path, monkeypatch)
+    try:
+        client = signed_in(app, "reader", "supervisor")
+        cards = {name: stay_card(text(client.get(f"/cases/{case_id(app, name)}"))) for name in DEMO_NAMES}
+    finally:
+        app.extensions["tracker"].db.dispose()
+    for name, card in cards.items():
+        assert "Days of stay in Kazakhstan" in card and "paused by a permit" in card, name
+    # Yevgeny's two days in Kyrgyzstan did not reset his count: 8 days of April are still in the window.
+    assert "8 of 90 in the last 180 days" in cards["Yevgeny"]
+    assert "0 of 90 in the last 180 days" in cards["Farhad"]
+    for card in cards.values():
+        assert re.search(r"Last lawful day</dt><dd[^>]*>\d{4}-\d\d-\d\d \(\d+ days left\)", card)
+
+
+DEMO_NAMES = ("Yevgeny", "Farhad", "Sparrow", "Sportsmaster")

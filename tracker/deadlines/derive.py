@@ -10,7 +10,7 @@ from typing import Any
 from tracker.deadlines.calendar import roll_forward
 from tracker.deadlines.rules import STAY_COUNT, TITLE_FIELDS, KindRule, Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
-from tracker.stay.history import STAY_TYPES, counted_stay_entry, stay_count
+from tracker.stay.history import STAY_TYPES, counted_stay_entry, read_history, stay_count
 
 #: States decided here; the reader shows an open deadline whose due_on has passed as "overdue".
 STATES = ("open", "resolved", "superseded", "met")
@@ -79,6 +79,7 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
     country: str | None = None  # where the person is, to tell an arrival from a move within a country
     stay_rules = [r for r in rules.kind_rules.values() if r.due_rule == STAY_COUNT]
     stay_from = counted_stay_entry(story, rules.stay) if stay_rules else None
+    citizen = read_history(story).citizenship if stay_rules else None
     counting = False
     for index, event in enumerate(story):
         if event.type == "case_closed":
@@ -94,7 +95,7 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
                 items.append(created)
         counting = counting or event.id == stay_from
         for rule in stay_rules if counting and event.type in STAY_TYPES else ():
-            _stay_step(rule, items, story[: index + 1], rules)
+            _stay_step(rule, items, story[: index + 1], rules, citizen)
         if event.type == "fled_country":
             country = event.data.get("to_country") or country
         elif event.type == "relocated":
@@ -117,10 +118,12 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
     ]
 
 
-def _stay_step(rule: KindRule, items: list[_Item], story: list[Recorded], rules: Rules) -> None:
+def _stay_step(
+    rule: KindRule, items: list[_Item], story: list[Recorded], rules: Rules, citizen: str | None
+) -> None:
     """Move the stay_limit deadline of the stay going on after the last event of `story`."""
     event = story[-1]
-    found = stay_count(story, rules.stay, event.occurred_on)
+    found = stay_count(story, rules.stay, event.occurred_on, citizen)
     current = next((i for i in reversed(items) if i.rule is rule and i.state == "open"), None)
     due = found[2].last_lawful_day if found is not None and found[2].inside else None
     if current is not None and current.due_on == due:

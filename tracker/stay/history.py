@@ -69,14 +69,21 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def read_history(story: Sequence[Recorded]) -> History:
-    """The crossings and permits of effective events in story order."""
+def read_history(
+    story: Sequence[Recorded], as_of: date | None = None, citizenship: str | None = None
+) -> History:
+    """The crossings and permits of effective events in story order, up to `as_of`.
+
+    The citizenship is who the case is about, not a fact of a day: it is read from case_opened
+    whatever its date (a case is often opened after the person crossed), unless given."""
     h = History()
+    opened = [_text(e.data, "citizenship") for e in story if e.type == "case_opened"]
+    h.citizenship = citizenship or (opened[-1] if opened else None)
     for e in story:
         data = e.data
-        if e.type == "case_opened":
-            h.citizenship = _text(data, "citizenship")
-        elif e.type == "border_crossed":
+        if as_of is not None and e.occurred_on > as_of:
+            continue
+        if e.type == "border_crossed":
             country, direction = _text(data, "country"), _text(data, "direction")
             if country is None or direction not in (ENTERED, LEFT):
                 continue
@@ -146,10 +153,10 @@ def counted_rule(h: History, rules: StayRules) -> tuple[str, StayRule] | None:
 
 
 def stay_count(
-    story: Sequence[Recorded], rules: StayRules, as_of: date
+    story: Sequence[Recorded], rules: StayRules, as_of: date, citizenship: str | None = None
 ) -> tuple[str, StayRule, StayCount] | None:
     """The count of the country the person is in (or left last), on `as_of`; None when no rule applies."""
-    h = read_history([e for e in story if e.occurred_on <= as_of])
+    h = read_history(story, as_of, citizenship)
     found = counted_rule(h, rules)
     if found is None:
         return None
@@ -170,7 +177,7 @@ def stay_plan(
     story: Sequence[Recorded], rules: StayRules, as_of: date, leave_on: date | None, return_on: date | None
 ) -> dict[str, Any] | None:
     """The planner's answer for the counted country; None when no rule counts the person's stay."""
-    h = read_history([e for e in story if e.occurred_on <= as_of])
+    h = read_history(story, as_of)
     found = counted_rule(h, rules)
     if found is None:
         return None

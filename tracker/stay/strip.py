@@ -27,7 +27,7 @@ class Strip:
 
 def strip(story: Sequence[Recorded], rules: StayRules, last: date, days: int = 365) -> Strip | None:
     """Presence in the counted country over the `days` days ending on `last`; None when nothing counts."""
-    h = read_history([e for e in story if e.occurred_on <= last])
+    h = read_history(story, last)
     found = counted_rule(h, rules)
     if found is None:
         return None
