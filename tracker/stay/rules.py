@@ -95,7 +95,8 @@ class StayRules:
         hosts.sort(key=lambda r: r.host != country)
         named = [r for r in hosts if r.citizen_codes is not None and citizenship in r.citizen_codes]
         anyone = [r for r in hosts if r.citizen_codes is None and citizenship not in r.countries]
-        return (named or anyone or [None])[0]
+        found = named or anyone
+        return found[0] if found else None
 
 
 def load_stay_rules(paths: str | Path | Sequence[str | Path]) -> StayRules:

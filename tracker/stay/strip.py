@@ -38,9 +38,9 @@ def strip(story: Sequence[Recorded], rules: StayRules, last: date, days: int = 3
     for start, end in seen.stays:
         for i in range(max((start - first).days, 0), min((end - first).days, days - 1) + 1):
             state[i] = PRESENT
-    for start, end in h.pauses(rule):
-        stop = days - 1 if end is None else min((end - first).days, days - 1)
-        for i in range(max((start - first).days, 0), stop + 1):
+    for begin, until in h.pauses(rule):
+        stop = days - 1 if until is None else min((until - first).days, days - 1)
+        for i in range(max((begin - first).days, 0), stop + 1):
             if state[i] == PRESENT:
                 state[i] = PERMIT
     window = rule.limits.window_days
