@@ -40,7 +40,7 @@ def test_the_case_page_shows_the_count_and_the_strip(web_app: Any, case: str) ->
     # 41 days from 1 December to 10 January, 29 from 1 February to 1 March.
     assert "70 of 90 in the last 180 days" in card
     assert "2023-03-21 (20 days left)" in card
-    assert "Confirm with counsel" in card
+    assert "Confirm with counsel" in card and "Rule: Kazakhstan, EAEU: 90 days in any 180." in card
     strip = re.search(r"<svg class=\"stay-strip\".*?</svg>", card, re.S)
     assert strip is not None
     assert len(re.findall(r'<rect class="day-present"', strip.group(0))) == 2
@@ -73,6 +73,7 @@ def test_the_planner_in_both_languages_records_nothing(web_app: Any, case: str) 
         text(client.get(f"/cases/{case}/stay-plan?leave_on=2023-03-10&return_on=2023-04-01&lang=ru"))
     )
     assert "Спланировать поездку" in russian and "Earliest lawful return" not in russian
+    assert "Правило: Казахстан, EAEU: 90 дней в любые 180." in russian
     bad = client.get(f"/cases/{case}/stay-plan?leave_on=2023-02-10&lang=en")
     assert bad.status_code == 200 and "must not be before 2023-03-01" in html.unescape(text(bad))
     junk = client.get(f"/cases/{case}/stay-plan?leave_on=tomorrow")
