@@ -297,3 +297,12 @@ def test_the_planner_names_the_bad_field():
         plan(crossings, [], EAEU_KZ, KZ, D("2023-03-01"), D("2023-02-01"), None)
     with pytest.raises(PlanError, match="return_on: must be 2023-03-06 or later"):
         plan(crossings, [], EAEU_KZ, KZ, D("2023-03-01"), D("2023-03-05"), D("2023-03-05"))
+
+
+def test_a_permit_ending_beyond_a_century_counts_as_no_limit():
+    crossings = cross(("2023-02-01", "KZ", "entered"))
+    got = count(crossings, [(D("2023-03-01"), D("2998-12-31"))], EAEU_KZ, KZ, D("2023-06-01"))
+    assert got.paused and got.last_lawful_day is None
+    # Within a century the date is given.
+    got = count(crossings, [(D("2023-03-01"), D("2100-01-01"))], EAEU_KZ, KZ, D("2023-06-01"))
+    assert got.last_lawful_day == D("2100-04-01")  # resumes on 2 January

@@ -24,6 +24,7 @@ ENTERED, LEFT = "entered", "left"
 # How far past the last known pause the search for the first unlawful day goes: enough for any
 # limit to be reached by continuous presence (a year's allowance restarts on 1 January).
 _HORIZON = 2 * 366 + 1
+_CENTURY = 36525
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,10 @@ def last_lawful_day(
     None when no limit is ever reached (no limits, or a pause with no end)."""
     if not limits.any:
         return None
+    # A permit valid for more than a century (up to the calendar's 2999) is as good as endless, and
+    # walking to its end day by day would take seconds.
+    far = from_day + timedelta(days=_CENTURY)
+    pauses = [(first, None if end is not None and end > far else end) for first, end in pauses]
     pause_end = _end_of_pauses(pauses, from_day)
     hi = (pause_end or from_day) + timedelta(days=_HORIZON)
     # Past the start of a pause that never ends, no day is counted again.
