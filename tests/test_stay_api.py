@@ -132,7 +132,9 @@ def test_the_planner_answers_without_recording_and_is_logged(admin: Any, kz_app:
     assert admin.get(f"/cases/{case_id}/stay-plan", leave_on="1 May").status_code == 400
     stranger = api_for(kz_app, "caseworker")
     assert stranger.get(f"/cases/{case_id}/stay-plan", leave_on="2023-05-01").status_code == 404
-    assert "/cases/{id}/stay-plan" in admin.get("/openapi.json").get_json()["paths"]
+    document = admin.get("/openapi.json").get_json()
+    assert "/cases/{id}/stay-plan" in document["paths"]
+    assert document["components"]["schemas"]["border_crossed"]["required"] == ["country", "direction"]
 
 
 def test_import_and_export_carry_border_crossings(kz_app: Any, admin: Any) -> None:
