@@ -26,7 +26,7 @@ STATUS_KEYS = {
     "lawyer", "country", "city", "in_country_since", "legal_stay", "documents",
     "has_international_passport", "criminal_cases", "detained", "detained_since", "asylum",
     "travel_permits", "extradition_requested", "removal_ordered", "risk_level", "last_threat_on",
-    "last_contact_on", "next_check_in_due", "next_deadline", "overdue_deadlines",
+    "last_contact_on", "next_check_in_due", "next_deadline", "overdue_deadlines", "stay_count",
 }  # fmt: skip
 
 

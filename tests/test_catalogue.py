@@ -47,6 +47,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "movement": {
         "fled_country": "from_country* to_country* crossing_point document_used",
         "relocated": "country* city* address(s) registered_at_address",
+        "border_crossed": "country* direction* crossing_point document_used",
     },
     "stay": {
         "stay_permitted": "country* kind* valid_from valid_until",
@@ -101,6 +102,9 @@ ENUMS = {
     ("service_recorded", "status"): "contract mobilized conscript cadet",
     ("left_service", "how"): "deserted awol refused_orders wounded_evacuated never_reported",
     ("fled_country", "document_used"): "internal_passport international_passport none",
+    ("border_crossed", "direction"): "entered left",
+    ("border_crossed", "document_used"): "internal_passport international_passport travel_permit "
+    "residence_card none",
     ("stay_permitted", "kind"): "visa_free registration temporary_residence permanent_residence "
     "refugee_status humanitarian",
     ("stay_ended", "reason"): "expired revoked left",

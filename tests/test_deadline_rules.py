@@ -45,6 +45,7 @@ def test_default_rules_load() -> None:
     rules = load_rules(DEFAULT_RULES_PATH)
     assert rules.kinds == (
         "stay_expires",
+        "stay_limit",
         "leave_by",
         "document_expires",
         "court_hearing",
@@ -55,6 +56,7 @@ def test_default_rules_load() -> None:
         "asylum_filing_window",
     )
     assert rules.lead_days("stay_expires") == (30, 14, 7, 3, 1, 0)
+    assert rules.lead_days("stay_limit") == (30, 14, 7, 3, 1, 0)
     assert rules.lead_days("leave_by") == (7, 3, 1, 0)
     assert rules.lead_days("document_expires") == (90, 30, 7)
     assert rules.lead_days("court_hearing") == (14, 7, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -35,6 +36,7 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     from tracker.db import Database
     from tracker.deadlines.rules import DEFAULT_RULES_PATH, load_rules
     from tracker.services.runtime import Runtime
+    from tracker.stay.rules import DEFAULT_STAY_RULES_PATH, load_stay_rules
 
     instance = instance_path()
     app = Flask(__name__, instance_path=str(instance), template_folder=str(TEMPLATES))
@@ -48,10 +50,11 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     app.config["OLD_DATA_KEYS"] = None
     app.config["DATA_KEY_SOURCE"] = key.source
     rule_files = [DEFAULT_RULES_PATH] + ([settings["DEADLINE_RULES"]] if settings["DEADLINE_RULES"] else [])
+    stay_files = [DEFAULT_STAY_RULES_PATH] + ([settings["STAY_RULES"]] if settings["STAY_RULES"] else [])
     app.extensions["tracker"] = Runtime(
         db=Database(settings["DATABASE_URL"]),
         kek=key.key,
-        rules=load_rules(rule_files),
+        rules=replace(load_rules(rule_files), stay=load_stay_rules(stay_files)),
         settings=settings,
     )
     _configure_ops(app)

@@ -10,7 +10,7 @@ from tracker.api import ApiError, actor, bp, json_body, request_id, runtime
 from tracker.api.params import bool_param, choice_param, date_param, int_param
 from tracker.domain.commands import parse_case, parse_event, parse_expected_version
 from tracker.events.catalogue import ValidationError
-from tracker.services import reading, writing
+from tracker.services import reading, stay, writing
 from tracker.services.runtime import Forbidden, NotFound
 
 
@@ -88,3 +88,13 @@ def post_event(case_id: str) -> tuple[Response, int]:
 def get_case_deadlines(case_id: str) -> Response:
     items = reading.case_deadlines(runtime(), actor(), _case_id(case_id), bool_param("include_closed"))
     return jsonify({"deadlines": items})
+
+
+@bp.get("/cases/<case_id>/stay-plan")
+def get_stay_plan(case_id: str) -> Response:
+    leave_on, return_on = date_param("leave_on"), date_param("return_on")
+    try:
+        answer = stay.stay_plan(runtime(), actor(), _case_id(case_id), leave_on, return_on)
+    except stay.PlanError as exc:
+        raise ApiError(400, str(exc), {exc.field: exc.message}) from None
+    return jsonify(answer)

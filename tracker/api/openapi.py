@@ -118,6 +118,21 @@ ENDPOINTS: list[tuple[str, str, str, list[dict], dict | None, dict[str, dict]]] 
         {"200": _answer("the deadlines", _ref("DeadlineList")), **_errors(400, 401, 404)},
     ),
     (
+        "/cases/{id}/stay-plan",
+        "get",
+        "Leaving on leave_on and returning on return_on: the days the person would have (records nothing)",
+        [
+            CASE_ID,
+            _param("leave_on", "query", DATE, "the day of leaving (required while in the country)"),
+            _param("return_on", "query", DATE, "the day of coming back"),
+        ],
+        None,
+        {
+            "200": _answer("the plan; plan is null when no stay rule counts the stay", _ref("StayPlan")),
+            **_errors(400, 401, 404),
+        },
+    ),
+    (
         "/deadlines",
         "get",
         "Open deadlines across visible cases, soonest first",
@@ -233,6 +248,30 @@ def _components() -> dict[str, Any]:
                 "properties": {
                     "cases": {"type": "array", "items": {"type": "object"}},
                     "next_cursor": {"type": ["string", "null"]},
+                },
+            },
+            "StayPlan": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "plan": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "country": {"type": "string"},
+                            "rule": {"type": "object"},
+                            "as_of": DATE,
+                            "present": {"type": "boolean"},
+                            "leave_on": DATE,
+                            "last_lawful_day": {"type": ["string", "null"], "format": "date"},
+                            "lawful_until_leave": {"type": "boolean"},
+                            "used_on_leave": {"type": "object"},
+                            "earliest_return": {"type": ["string", "null"], "format": "date"},
+                            "return_on": DATE,
+                            "return_lawful": {"type": "boolean"},
+                            "may_stay_until": {"type": ["string", "null"], "format": "date"},
+                            "days_on_return": {"type": ["integer", "null"]},
+                        },
+                    },
                 },
             },
             "Deadline": {"type": "object", "properties": DEADLINE_PROPS},

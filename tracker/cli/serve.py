@@ -131,7 +131,7 @@ def _arbiter(scheduler: Any) -> type:
     """gunicorn's master loop, which also keeps the scheduler's process running (once a second)."""
     from gunicorn.arbiter import Arbiter
 
-    class TrackerArbiter(Arbiter):  # type: ignore[misc]
+    class TrackerArbiter(Arbiter):
         def manage_workers(self) -> None:
             super().manage_workers()
             if scheduler is not None:

@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tracker.deadlines.calendar import roll_forward
-from tracker.deadlines.rules import TITLE_FIELDS, KindRule, Rules
+from tracker.deadlines.rules import STAY_COUNT, TITLE_FIELDS, KindRule, Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
+from tracker.stay.history import STAY_TYPES, counted_stay_entry, read_history, stay_count
 
 #: States decided here; the reader shows an open deadline whose due_on has passed as "overdue".
 STATES = ("open", "resolved", "superseded", "met")
@@ -76,7 +77,11 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
     items: list[_Item] = []
     closing: str | None = None
     country: str | None = None  # where the person is, to tell an arrival from a move within a country
-    for event in story:
+    stay_rules = [r for r in rules.kind_rules.values() if r.due_rule == STAY_COUNT]
+    stay_from = counted_stay_entry(story, rules.stay) if stay_rules else None
+    citizen = read_history(story).citizenship if stay_rules else None
+    counting = False
+    for index, event in enumerate(story):
         if event.type == "case_closed":
             closing = closing or event.id
         elif event.type == "case_reopened":
@@ -88,6 +93,9 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
             created = _create(rule, event, story, rules, country)
             if created is not None:
                 items.append(created)
+        counting = counting or event.id == stay_from
+        for rule in stay_rules if counting and event.type in STAY_TYPES else ():
+            _stay_step(rule, items, story[: index + 1], rules, citizen)
         if event.type == "fled_country":
             country = event.data.get("to_country") or country
         elif event.type == "relocated":
@@ -108,6 +116,25 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
         )
         for item in items
     ]
+
+
+def _stay_step(
+    rule: KindRule, items: list[_Item], story: list[Recorded], rules: Rules, citizen: str | None
+) -> None:
+    """Move the stay_limit deadline of the stay going on after the last event of `story`."""
+    event = story[-1]
+    found = stay_count(story, rules.stay, event.occurred_on, citizen)
+    current = next((i for i in reversed(items) if i.rule is rule and i.state == "open"), None)
+    due = found[2].last_lawful_day if found is not None and found[2].inside else None
+    if current is not None and current.due_on == due:
+        return
+    if current is not None:
+        # Leaving meets the limit; a permit with no end or a change of rule ends it; else it moved.
+        left = found is not None and not found[2].inside
+        current.end("met" if left else "superseded" if due is not None else "resolved", event)
+    if found is not None and due is not None:
+        title = rule.title.format_map(_Unknown({"country": found[0]}))
+        items.append(_Item(rule, event, {"country": found[0]}, due, title))
 
 
 def _settle(item: _Item, event: Recorded, country: str | None) -> None:
@@ -141,6 +168,8 @@ def _view(rule: KindRule, event: Recorded, country: str | None) -> Mapping[str, 
 def _create(
     rule: KindRule, event: Recorded, story: list[Recorded], rules: Rules, country: str | None
 ) -> _Item | None:
+    if rule.due_rule == STAY_COUNT:  # moved by _stay_step, not created per event
+        return None
     if event.type not in rule.sources or any(event.data.get(f) not in ok for f, ok in rule.when):
         return None
     view = _view(rule, event, country)

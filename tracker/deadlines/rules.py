@@ -18,10 +18,13 @@ from tracker.events.catalogue import CATALOGUE, Field
 from tracker.events.countries import is_country_code
 from tracker.events.record import CORRECTION_TYPES
 from tracker.resources import DEFAULTS
+from tracker.stay.history import STAY_TYPES
+from tracker.stay.rules import StayRules, default_stay_rules
 
 DEFAULT_RULES_PATH = DEFAULTS / "deadlines.toml"
 
-DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact")
+STAY_COUNT = "stay_count"
+DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact", STAY_COUNT)
 TITLE_FIELDS = ("country", "kind", "title", "body", "every_days")
 # Types the fold itself handles (or that state no fact): a rule cannot name them.
 _BUILT_IN = frozenset(
@@ -105,6 +108,8 @@ class Rules:
     filing_windows: Mapping[str, FilingWindow] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     country_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    #: The stay rules (defaults/stay.toml and STAY_RULES), for the stay count and its deadline.
+    stay: StayRules = field(default_factory=default_stay_rules)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -292,6 +297,8 @@ def _kind_rule(name: str, spec: dict[str, Any], where: str) -> KindRule:
             _fail(where, "due_rule after_last_contact needs contacts (the event types that count as contact)")
     elif rule.contacts:
         _fail(where, "contacts is only used with due_rule = after_last_contact")
+    if rule.due_rule == STAY_COUNT and not rule.sources <= STAY_TYPES:
+        _fail(where, f"due_rule stay_count takes only {', '.join(sorted(STAY_TYPES))} as sources")
     if arrival and not rule.sources | rule.superseded_by <= {"fled_country", "relocated"}:
         _fail(where, "due_rule arrival_window takes only fled_country and relocated as events")
     return rule

@@ -92,6 +92,12 @@ _TYPES = (
         "relocated", "movement",
         _req("country", "country"), _req("city"), _secret("address"), _opt("registered_at_address", "bool"),
     ),
+    _type(
+        "border_crossed", "movement",
+        _req("country", "country"), _enum("direction", ("entered", "left"), True), _opt("crossing_point"),
+        _enum("document_used", ("internal_passport", "international_passport", "travel_permit",
+                                "residence_card", "none")),
+    ),
     # Legal stay in the host country
     _type(
         "stay_permitted", "stay",

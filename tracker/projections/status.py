@@ -5,6 +5,9 @@ per-type rules live in status_rules. Choices where the spec is silent:
 
 - The fold assumes story order (occurred_on, then version). A fact that arrives late or a correction
   changes the past: rebuild with build_state instead of continuing a stored state.
+- border_crossed "entered" makes its country the current one; "left" of the current country leaves
+  the current country unknown (null) until an entry. The stay-day count (stay_count) is not part of
+  the fold: it depends on the rules and the day, and is added by the reading service.
 - Leaving the country of a removal order (fled_country / relocated elsewhere) clears the order, as
   does a stay_permitted in that country. Legal stays are kept per country; the status shows the one
   of the current country. stay_extended without a known stay gives a stay of unknown kind.

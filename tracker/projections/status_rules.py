@@ -110,6 +110,20 @@ def _relocated(state: State, event: Recorded) -> None:
     state["city"] = _text(event.data, "city")
 
 
+@_on("border_crossed")
+def _crossed(state: State, event: Recorded) -> None:
+    # Leaving the country the person is in leaves the current country unknown until an entry.
+    country = _text(event.data, "country")
+    if event.data.get("direction") == "entered":
+        if country != state["country"]:
+            state["in_country_since"] = event.occurred_on.isoformat()
+            state["city"] = None
+        _move_to(state, country)
+    elif country is not None and country == state["country"]:
+        _move_to(state, None)
+        state["city"] = state["in_country_since"] = None
+
+
 @_on("stay_permitted", "stay_extended", "stay_ended")
 def _stay(state: State, event: Recorded) -> None:
     country = _text(event.data, "country")

@@ -16,11 +16,13 @@ from tracker.auth.tables import AccessRow
 from tracker.auth.users import Actor
 from tracker.crypto.codec import open_fields, strip_fields
 from tracker.deadlines.derive import Deadline, derive
+from tracker.events.record import effective
 from tracker.projections import status as fold
 from tracker.projections.recorded import stored_data, to_recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import NotFound, Runtime
 from tracker.services.writing import may_see
+from tracker.stay.history import stay_status
 from tracker.store.events import read_stream
 from tracker.store.hashing import format_time
 from tracker.store.tables import EventRow
@@ -82,6 +84,7 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
     if as_of is None:
         today = rt.today()
         status = fold.render(json.loads(case.fold), today)
+        stream = [to_recorded(r) for r in read_stream(session, case.case_id)]
         open_ = session.scalars(
             sa.select(DeadlineRow)
             .where(DeadlineRow.case_id == case.case_id, DeadlineRow.state == "open")
@@ -96,6 +99,7 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
             (d for d in derive(stream, rt.rules, as_of=as_of) if d.state == "open"),
             key=lambda d: (d.due_on, d.key),
         )
+    status["stay_count"] = stay_status(effective(stream), rt.rules.stay, today)
     upcoming = [d for d in open_ if d.due_on >= today]
     status["next_deadline"] = deadline_dict(upcoming[0], today) if upcoming else None
     status["overdue_deadlines"] = sum(1 for d in open_ if d.due_on < today)

@@ -19,6 +19,8 @@ from tracker.projections.tables import CaseRow, DeadlineRow
 from tracker.services.chronology import Chronology, chronology
 from tracker.services.reading import deadline_dict, event_dict, log_access, visible_case
 from tracker.services.runtime import Runtime
+from tracker.stay.history import stay_status
+from tracker.stay.strip import Strip, strip
 from tracker.store.events import read_stream
 from tracker.store.tables import EventRow
 
@@ -96,6 +98,7 @@ class CasePage:
     entries: list[Entry]
     chronology: Chronology
     erased: bool
+    stay_strip: Strip | None = None
 
 
 def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry]:
@@ -180,6 +183,8 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
             open_ = [deadline_dict(d, today) for d in derived if d.state == "open"]
             closed = [deadline_dict(d, today) for d in derived if d.state != "open"]
         timeline = entries(rows, key, actor.sees_sensitive)
+    story = effective(stream, as_of=as_of)
+    status["stay_count"] = stay_status(story, rt.rules.stay, today)
     if as_of is not None:
         # The same cut-off as the status: an event moved by a correction counts on its new date.
         timeline = [e for e in timeline if e.effective_on <= as_of]
@@ -193,6 +198,7 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
         deadlines=open_,
         closed_deadlines=closed,
         entries=timeline,
-        chronology=chronology(effective(stream, as_of=as_of), open_, today, case.opened_on),
+        chronology=chronology(story, open_, today, case.opened_on),
         erased=case.erased,
+        stay_strip=strip(story, rt.rules.stay, today),
     )

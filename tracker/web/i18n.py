@@ -41,6 +41,7 @@ _TITLES = [
         re.compile(r"Appeal against the (?P<country>\w+) asylum decision \((?P<body>.*)\)"),
         _l("Appeal against the %(country)s asylum decision (%(body)s)"),
     ),
+    (re.compile(r"Days of stay in (?P<country>\w+) run out"), _l("Days of stay in %(country)s run out")),
     (re.compile(r"Check-in due"), _l("Check-in due")),
     (
         re.compile(r"Asylum filing window in (?P<country>\w+) closes"),

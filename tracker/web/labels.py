@@ -18,6 +18,7 @@ TYPES = {
     "left_service": _l("Left the service"),
     "fled_country": _l("Fled the country"),
     "relocated": _l("Relocated"),
+    "border_crossed": _l("Crossed a border"),
     "stay_permitted": _l("Stay permitted"),
     "stay_extended": _l("Stay extended"),
     "stay_ended": _l("Stay ended"),
@@ -92,6 +93,7 @@ FIELDS = {
     "data": _l("Corrected data"),
     "deadline_key": _l("Deadline"),
     "description": _l("Description"),
+    "direction": _l("Direction"),
     "document_used": _l("Document used"),
     "due_on": _l("Due on"),
     "event_id": _l("Event"),
@@ -176,6 +178,7 @@ CHOICES = {
     "dismissed": _l("dismissed"),
     "embassy": _l("at an embassy"),
     "employment": _l("employment"),
+    "entered": _l("entered the country"),
     "expired": _l("expired"),
     "family": _l("family"),
     "funds": _l("funds"),
@@ -266,6 +269,7 @@ ROLES = {
 
 DEADLINE_KINDS = {
     "stay_expires": _l("Legal stay expires"),
+    "stay_limit": _l("Days of stay run out"),
     "leave_by": _l("Leave the country by"),
     "document_expires": _l("Document expires"),
     "court_hearing": _l("Court hearing"),
@@ -304,6 +308,7 @@ ACCESS_ACTIONS = {
     "events": _l("events"),
     "deadlines": _l("deadlines"),
     "export": _l("export"),
+    "stay plan": _l("stay plan"),
 }
 _ACCESS_AS_OF = {
     "page": _l("case page as of %(day)s"),

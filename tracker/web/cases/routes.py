@@ -12,9 +12,9 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from tracker.events.catalogue import CATALOGUE, ValidationError
-from tracker.services import entry, erasure, reading, timeline, users_admin
+from tracker.services import entry, erasure, reading, stay, timeline, users_admin
 from tracker.services.runtime import Forbidden, NotFound
-from tracker.web.cases import chart
+from tracker.web.cases import chart, stay_strip
 from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
 from tracker.web.labels import type_label
 from tracker.web.messages import translate
@@ -134,10 +134,41 @@ def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
         "cases/case.html",
         page=page,
         chart=chart.render(page.chronology, page.as_of is not None),
+        stay_strip=stay_strip.render(page.stay_strip),
         types=pickable_types(current_user.role),
         errors=errors,
         may_record=current_user.actor.may_record,
     )
+
+
+@bp.get("/cases/<case_id>/stay-plan")
+@login_required
+def stay_plan(case_id: str) -> Any:
+    """The planner: what leaving and coming back would mean for the days of stay; records nothing."""
+    cid = case_uuid(case_id)
+    errors: dict[str, str] = {}
+    leave_on, return_on = date_arg("leave_on", errors), date_arg("return_on", errors)
+    answer: dict[str, Any] | None = {}
+    if not errors:
+        try:
+            answer = stay.stay_plan(runtime(), current_user.actor, cid, leave_on, return_on, via="web")[
+                "plan"
+            ]
+        except stay.PlanError as exc:
+            errors[exc.field] = _plan_error(exc)
+            answer = {}
+    return render_template("cases/stay_plan.html", case_id=cid, plan=answer, errors=errors, args=request.args)
+
+
+def _plan_error(exc: stay.PlanError) -> str:
+    day = exc.day.isoformat() if exc.day is not None else ""
+    if exc.reason == "required":
+        return _("give the day of leaving: the person is in the country now")
+    if exc.reason == "outside":
+        return _("the person is not in the country now; give only the day of return")
+    if exc.reason == "before":
+        return _("must not be before %(day)s", day=day)
+    return _("must be %(day)s or later", day=day)
 
 
 def _target(ctx: entry.FormContext, event_id: str | None) -> timeline.Entry | None:

@@ -1,0 +1,1 @@
+"""Counting stay days: border crossings against the stay rules of a host country."""
