@@ -197,3 +197,19 @@ def test_two_first_starts_at_once_agree_on_one_fingerprint(
     with pytest.raises(service.KeyMismatch, match=f"fingerprint {fp(OTHER_KEY)}, but TRACKER_DATA_KEY"):
         service.check_key(rt)
     assert stored(db_url) == fp(OTHER_KEY)
+
+
+def test_a_server_without_the_keyring_of_the_database_refuses_to_start(
+    env: pytest.MonkeyPatch, db_url: str, tmp_path: Path
+) -> None:
+    assert tracker("demo", DATABASE_URL=db_url, DATA_KEY=DATA_KEY).exit_code == 0
+    elsewhere = tmp_path / "elsewhere" / "keyring"
+    # `serve` runs the same check as these (the fingerprint test above shows it refusing)
+    for command in (["scheduler", "--once"], ["demo"], ["rebuild"]):
+        result = tracker(*command, DATABASE_URL=db_url, DATA_KEY=DATA_KEY, KEYRING_PATH=str(elsewhere))
+        assert result.exit_code == 1, (command, result.output)
+        message = result.output.strip()
+        assert message.startswith("Error: the case keys of this database are under keyring "), message
+        assert str(elsewhere) in message and "\n" not in message
+    assert not elsewhere.exists()  # no second keyring was made beside the real one
+    assert tracker("scheduler", "--once", DATABASE_URL=db_url, DATA_KEY=DATA_KEY).exit_code == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -54,6 +55,7 @@ class Template:
     url: str
     token: str
     readable: dict[str, str]  # case id -> pseudonym, cases anna may read
+    keyring: Path  # the keyring the template's case keys are under; every start gets a copy
 
 
 def _bulk_cases(url: str, count: int, today: Any, rules: Any) -> None:
@@ -86,8 +88,9 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'template.db'}"
         upgrade(url)
+    instance = tmp_path_factory.mktemp("instance")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRACKER_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+        mp.setenv("TRACKER_INSTANCE_PATH", str(instance))
         app = create_app({"DATABASE_URL": url, "DATA_KEY": DATA_KEY, "SECRET_KEY": "test-secret"})
     rt = app.extensions["tracker"]
     load_demo(rt, DEMO_PASSWORD)
@@ -98,7 +101,7 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     assert readable, "the demo gives anna cases to read"
     _bulk_cases(url, CASES[engine], rt.today(), rt.rules)
     rt.db.dispose()
-    yield Template(engine, url, token, readable)
+    yield Template(engine, url, token, readable, instance / "keyring")
 
 
 def _copy(template: Template, folder: Path) -> str:
@@ -240,6 +243,8 @@ def _burst(port: int, template: Template, start: int) -> list[str]:
 
 
 def _start(template: Template, folder: Path, url: str) -> Server:
+    (folder / "instance").mkdir(mode=0o700, exist_ok=True)
+    shutil.copy2(template.keyring, folder / "instance" / "keyring")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "FLASK_", "PROMETHEUS_"))}
     env.update(
         TRACKER_DATABASE_URL=url,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from tracker.config import ConfigError, key_fingerprint
+from tracker.crypto.codec import CryptoError
 from tracker.services.runtime import Runtime
 from tracker.store import installation
 
@@ -15,6 +16,15 @@ class KeyMismatch(ConfigError):
 
 
 def check_key(rt: Runtime, source: str = "TRACKER_DATA_KEY") -> str | None:
+    """Refuse a data key that is not the installation's (on first use, record this one), then a process
+    without the keyring that the database's case keys are under. Returns the stored fingerprint."""
+    stored = _check_fingerprint(rt, source)
+    if stored is not None:
+        _check_keyring(rt)
+    return stored
+
+
+def _check_fingerprint(rt: Runtime, source: str) -> str | None:
     """Refuse a data key that is not the installation's; on first use, record this one.
 
     A database that stores a fingerprint accepts the current key and, while a rotation is under way,
@@ -44,6 +54,24 @@ def check_key(rt: Runtime, source: str = "TRACKER_DATA_KEY") -> str | None:
             "then `tracker keys rotate`)"
         )
     return stored
+
+
+def _check_keyring(rt: Runtime) -> None:
+    """Refuse to start where the keyring that the database's case keys are under is not at hand: such a
+    process could neither open those cases nor make new ones (docs/keys.md)."""
+    with rt.db.read() as session:
+        ids = installation.keyring_ids(session)
+    if not ids:
+        return
+    try:
+        ring = rt.keyring_file.current()
+    except CryptoError as exc:
+        raise ConfigError(f"the keyring at {rt.keyring_file.path} cannot be read: {exc}") from None
+    if ring is None or ring.id not in ids:
+        raise ConfigError(
+            f"the case keys of this database are under keyring {', '.join(sorted(ids))}, which is not at "
+            f"{rt.keyring_file.path}: copy that file there or set TRACKER_KEYRING_PATH (docs/keys.md)"
+        )
 
 
 def _refuse_a_stranger(rt: Runtime, source: str, current: str) -> None:

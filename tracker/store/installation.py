@@ -53,3 +53,12 @@ def replace_fingerprint(session: Session, fingerprint: str, now: datetime) -> No
 def case_key_ids(session: Session) -> set[str]:
     """The ids of the installation keys that wrap the stored case keys."""
     return set(session.scalars(sa.select(CaseKeyRow.kek_id).distinct()))
+
+
+def keyring_ids(session: Session) -> set[str]:
+    """The ids of the keyrings that the stored case keys are wrapped under (none before migration 0007)."""
+    columns = sa.inspect(session.connection()).get_columns(CaseKeyRow.__tablename__)
+    if not any(c["name"] == "keyring" for c in columns):
+        return set()
+    query = sa.select(CaseKeyRow.keyring).where(CaseKeyRow.keyring.is_not(None)).distinct()
+    return {str(k) for k in session.scalars(query)}
