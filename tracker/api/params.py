@@ -1,4 +1,4 @@
-"""Query-string parsing with errors that name the parameter."""
+"""Query-string parsing with errors that name the parameter. An empty value (`?limit=`) is a bad value."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tracker.api import ApiError
 
 def int_param(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -24,7 +24,7 @@ def int_param(name: str, default: int | None, low: int, high: int) -> int | None
 
 def bool_param(name: str, default: bool = False) -> bool:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw in ("true", "false"):
         return raw == "true"
@@ -33,7 +33,7 @@ def bool_param(name: str, default: bool = False) -> bool:
 
 def date_param(name: str) -> date | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         if len(raw) != 10:
@@ -45,7 +45,7 @@ def date_param(name: str) -> date | None:
 
 def choice_param(name: str, choices: tuple[str, ...]) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         raise ApiError(400, f"{name} must be one of {', '.join(choices)}", {name: "not an allowed value"})
