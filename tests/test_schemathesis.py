@@ -20,7 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from tracker.api.openapi import openapi_document
 
 # Few examples per operation keep the whole file near a minute per engine on two cores.
-EXAMPLES = 25
+EXAMPLES = 15
 SETTINGS = hypothesis.settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -29,7 +29,7 @@ SETTINGS = hypothesis.settings(
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.generate],
 )
-STATEFUL = hypothesis.settings(SETTINGS, max_examples=15, stateful_step_count=8)
+STATEFUL = hypothesis.settings(SETTINGS, max_examples=12, stateful_step_count=8)
 
 #: What the document cannot express, and why a valid-looking request may still be refused (docs/api.md):
 #: an event that fits its schema can break a rule of the case's history (422), and a cursor is only
