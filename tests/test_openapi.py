@@ -162,3 +162,16 @@ def test_the_string_patterns_are_plain_enough_for_every_regex_dialect() -> None:
     assert patterns
     for pattern in patterns:
         assert not re.search(r"\(\?[=!<]|\\[1-9]", json.loads(f'"{pattern}"')), pattern
+
+
+def test_the_calendar_token_pattern_is_the_one_tokens_are_made_with(sqlite_app: Any) -> None:
+    from tracker.auth.users import create_user
+    from tracker.services.calendar import issue_token
+
+    rt = sqlite_app.extensions["tracker"]
+    with rt.db.write() as session:
+        create_user(session, "cal", "caseworker", "correct-horse-battery-staple")
+    token = issue_token(rt, "cal")
+    (param,) = DOC["paths"]["/calendar/{token}.ics"]["get"]["parameters"]
+    assert re.fullmatch(param["schema"]["pattern"].strip("^$"), token)
+    assert sqlite_app.test_client().get(f"/calendar/{token}.ics").status_code == 200

@@ -10,6 +10,8 @@ from tracker.api.openapi_schemas import component_schemas, ref
 #: Query values refuse NUL (PostgreSQL text cannot hold one); everything else is the parameter's business.
 NO_NUL = r"^[^\x00]*$"
 API = "/api/v1"
+#: What tracker.services.calendar.issue_token hands out: "cal_" and 32 random bytes in URL-safe base64.
+CALENDAR_TOKEN = "^cal_[A-Za-z0-9_-]{43}$"
 ERROR = ref("Error")
 MEANING = {
     400: "a malformed query parameter or body; `fields` names it",
@@ -201,7 +203,10 @@ def _operations() -> dict[str, dict[str, Any]]:
 
 
 def _calendar() -> dict[str, Any]:
-    token = _param("token", "path", {"type": "string", "pattern": NO_NUL}, "the user's calendar token")
+    token = _param(
+        "token", "path", {"type": "string", "pattern": CALENDAR_TOKEN}, "the user's calendar token"
+    )
+    text = {"schema": {"type": "string"}}
     return {
         # Outside /api/v1: calendar applications cannot send a bearer token, so the token is the path.
         "get": {
@@ -210,18 +215,13 @@ def _calendar() -> dict[str, Any]:
             "security": [],
             "parameters": [token],
             "responses": {
-                "200": {
-                    "description": "the feed",
-                    "content": {"text/calendar": {"schema": {"type": "string"}}},
-                },
+                "200": {"description": "the feed", "content": {"text/calendar": text}},
                 "404": {
+                    # A path that is no token at all (empty, or with a slash) is the site's page not found.
                     "description": "a wrong, rotated or revoked token (all answered alike)",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                    "content": {"text/plain": text, "text/html": text},
                 },
-                "429": {
-                    "description": MEANING[429],
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
+                "429": {"description": MEANING[429], "content": {"text/plain": text}},
             },
         },
     }
