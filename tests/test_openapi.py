@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 import jsonschema_rs
@@ -19,6 +20,7 @@ from tracker.events.catalogue import CATALOGUE, ValidationError, validate_data
 DOC = openapi_document()
 
 
+@cache
 def validator(name: str) -> Any:
     """A JSON Schema validator of one component, its $refs resolved inside the document."""
     return jsonschema_rs.Draft202012Validator(
@@ -141,6 +143,9 @@ def _minimal(type_name: str, field: str, value: object) -> dict[str, Any]:
 @example(value=" ")
 @example(value="a\u3000")
 @example(value="a\nb")
+@example(value="a" * 201)
+@example(value=" " * 10 + "a" * 200)
+@example(value=" " * 10 + "a" * 5000)
 def test_the_document_accepts_a_string_exactly_when_the_server_does(
     type_name: str, field: str, value: str
 ) -> None:

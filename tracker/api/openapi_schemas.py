@@ -14,7 +14,6 @@ from tracker.events.fields import UUID_PATTERN
 _BLANK = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _EDGE = f"[^{_BLANK}{_CONTROL}]"
-_CORE = f"{_EDGE}(?:[^{_CONTROL}]*{_EDGE})?"
 BLANK_TEXT = {"type": "string", "pattern": f"^[{_BLANK}]*$", "description": "blank: the same as absent"}
 #: Dates the catalogue accepts: real calendar days from 1900-01-01 to 2199-12-31.
 DATE_PATTERN = r"^(?:19[0-9]{2}|2[01][0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
@@ -27,9 +26,15 @@ def ref(name: str) -> dict[str, str]:
 
 
 def _text(field: Field, base: dict[str, Any]) -> dict[str, Any]:
-    core = _CORE if field.pattern is None else field.pattern
+    # The length limit holds once the blanks around are stripped, so it lives in the pattern: a
+    # maxLength would count them too.
+    limit = field.max_length or 1
+    core = f"{_EDGE}(?:[^{_CONTROL}]{{0,{limit - 2}}}{_EDGE})?" if field.pattern is None else field.pattern
     pattern = f"^[{_BLANK}]*{core}[{_BLANK}]*$" if field.required else f"^[{_BLANK}]*(?:{core})?[{_BLANK}]*$"
-    return {**base, "pattern": pattern}
+    schema = {k: v for k, v in base.items() if k != "maxLength"}
+    note = f"at most {limit} characters once the blanks around are stripped"
+    schema["description"] = f"{base['description']}; {note}" if base.get("description") else note
+    return {**schema, "pattern": pattern}
 
 
 def field_value_schema(field: Field, base: dict[str, Any]) -> dict[str, Any]:
