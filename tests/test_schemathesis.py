@@ -56,6 +56,9 @@ def _today_or_before() -> st.SearchStrategy[str]:
 schemathesis.openapi.format("date", _today_or_before())
 
 
+# The schema is loaded once, at import: schemathesis.pytest.from_fixture (a schema per fixture) fails
+# under pytest 9, which no longer lets it rename the test node (Function._nodeid). So each test's app
+# and user are reached through the shim below.
 #: Cases are built when the tests are collected, before any user exists: they carry this placeholder,
 #: which the application shim below swaps for the token of the running test's user.
 PLACEHOLDER = "Bearer <caller>"
