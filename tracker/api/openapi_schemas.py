@@ -45,8 +45,7 @@ def field_value_schema(field: Field, base: dict[str, Any]) -> dict[str, Any]:
     if kind in ("str", "text"):
         schema = _text(field, schema)
     elif kind == "country":
-        schema = {**schema, "enum": sorted(COUNTRY_CODES)}
-        schema.pop("pattern", None)
+        schema = ref("CountryCode")
     elif kind == "date":
         schema["pattern"] = DATE_PATTERN
     elif kind == "event_ref":
@@ -55,7 +54,8 @@ def field_value_schema(field: Field, base: dict[str, Any]) -> dict[str, Any]:
         return schema
     # An optional field may be null or (when a string) blank: both mean "not given".
     blank = [BLANK_TEXT] if base.get("type") == "string" and kind not in ("str", "text") else []
-    return {"anyOf": [schema, *blank, NULL]}
+    outer = {key: schema.pop(key) for key in ("description", "x-sensitive") if key in schema}
+    return {"anyOf": [schema, *blank, NULL], **outer}
 
 
 def payload_schema(type_name: str) -> dict[str, Any]:
@@ -235,6 +235,11 @@ def answer_schemas() -> dict[str, Any]:
 
 def component_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {name: payload_schema(name) for name in CATALOGUE}
+    schemas["CountryCode"] = {
+        "type": "string",
+        "enum": sorted(COUNTRY_CODES),
+        "description": "an officially assigned ISO 3166-1 alpha-2 country code",
+    }
     schemas["NewCase"] = new_case_schema()
     schemas["NewEvent"] = new_event_schema()
     schemas.update({f"NewEvent.{name}": new_event_branch(name) for name in POSTABLE})
