@@ -180,3 +180,8 @@ def test_the_calendar_token_pattern_is_the_one_tokens_are_made_with(sqlite_app: 
     (param,) = DOC["paths"]["/calendar/{token}.ics"]["get"]["parameters"]
     assert re.fullmatch(param["schema"]["pattern"].strip("^$"), token)
     assert sqlite_app.test_client().get(f"/calendar/{token}.ics").status_code == 200
+
+
+def test_a_caller_that_changes_the_document_does_not_change_the_served_one(sqlite_app: Any) -> None:
+    openapi_document()["paths"].clear()
+    assert sqlite_app.test_client().get("/api/v1/openapi.json").get_json()["paths"]

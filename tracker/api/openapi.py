@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -227,8 +228,13 @@ def _calendar() -> dict[str, Any]:
     }
 
 
-@cache
 def openapi_document() -> dict[str, Any]:
+    """The document; a copy each time, so that no caller can change what the next one gets."""
+    return copy.deepcopy(_document())
+
+
+@cache
+def _document() -> dict[str, Any]:
     # Full paths, no `servers`: the calendar feed lives outside /api/v1.
     paths: dict[str, Any] = {f"{API}{path}": item for path, item in _operations().items()}
     paths["/calendar/{token}.ics"] = _calendar()
