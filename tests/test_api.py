@@ -354,7 +354,7 @@ def test_the_openapi_document_lists_every_endpoint_and_event_type(api_app: Any) 
     served = set()
     for rule in api_app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi":
-            path = re.sub(r"<(?:\w+:)?\w+>", "{id}", rule.rule.removeprefix("/api/v1"))
+            path = re.sub(r"<(?:\w+:)?\w+>", "{id}", rule.rule)
             served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert served, "no API routes found"
@@ -419,3 +419,68 @@ def test_every_api_answer_says_no_store(api_app: Any, admin: Any) -> None:
     assert all(r.headers.get("Cache-Control") == "no-store" for r in answers), [
         (r.request.path, r.status_code, r.headers.get("Cache-Control")) for r in answers
     ]
+
+
+def test_a_method_an_api_path_does_not_have_is_405_naming_the_ones_it_has(admin: Any) -> None:
+    r = admin.client.open("/api/v1/cases", method="TRACE", headers={"Authorization": f"Bearer {admin.token}"})
+    error_of(r, 405)
+    assert {m.strip() for m in r.headers.get("Allow", "").split(",")} >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/alerts", "unacknowledged"),
+        ("/alerts", "limit"),
+        ("/deadlines", "overdue"),
+        ("/deadlines", "within_days"),
+        ("/cases", "status"),
+        ("/cases", "limit"),
+        ("/cases", "deadline_within"),
+        ("/cases/{case}", "as_of"),
+        ("/cases/{case}/events", "after_version"),
+        ("/cases/{case}/deadlines", "include_closed"),
+    ],
+)
+def test_an_empty_boolean_number_date_or_choice_parameter_is_refused(
+    admin: Any, path: str, name: str
+) -> None:
+    # `?overdue=` is neither true nor false: a client that sends it has a bug the answer must show.
+    case = open_case(admin)
+    r = admin.client.get(
+        f"/api/v1{path.format(case=case)}?{name}=", headers={"Authorization": f"Bearer {admin.token}"}
+    )
+    assert names_field(error_of(r, 400), name)
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(admin: Any) -> None:
+    # JSON Schema (and JSON) make no difference between 1941 and 1941.0; a generated client may send either.
+    r = admin.client.post(
+        "/api/v1/cases",
+        data='{"pseudonym": "Wren", "citizenship": "RU", "category": "other", "birth_year": 1941.0}',
+        headers={"Authorization": f"Bearer {admin.token}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 201, r.get_json()
+    case = r.get_json()["id"]
+    assert admin.get(f"/cases/{case}").get_json()["status"]["pseudonym"] == "Wren"
+    events = admin.get(f"/cases/{case}/events").get_json()["events"]
+    assert events[0]["data"]["birth_year"] == 1941
+    assert names_field(error_of(admin.post("/cases", {**CASE, "birth_year": 1941.5}), 422), "birth_year")
+
+
+def test_the_version_a_new_case_reports_is_the_one_the_next_event_follows(api_app: Any, api_for: Any) -> None:
+    # A caseworker's new case also records their assignment: the answer must give the version after it.
+    for role in ("caseworker", "supervisor"):
+        api = api_for(api_app, role)
+        created = api.post("/cases", CASE).get_json()
+        assert created["version"] == version_of(api, created["id"]), role
+        r = api.post(
+            f"/cases/{created['id']}/events",
+            {
+                "type": "contact_made",
+                "occurred_on": TODAY,
+                "data": {},
+                "expected_version": created["version"],
+            },
+        )
+        assert r.status_code == 201, (role, r.get_json())

@@ -133,7 +133,7 @@ def test_the_planner_answers_without_recording_and_is_logged(admin: Any, kz_app:
     stranger = api_for(kz_app, "caseworker")
     assert stranger.get(f"/cases/{case_id}/stay-plan", leave_on="2023-05-01").status_code == 404
     document = admin.get("/openapi.json").get_json()
-    assert "/cases/{id}/stay-plan" in document["paths"]
+    assert "/api/v1/cases/{id}/stay-plan" in document["paths"]
     assert document["components"]["schemas"]["border_crossed"]["required"] == ["country", "direction"]
 
 

@@ -33,6 +33,8 @@ NOT_ONE_LINE = {
     "byte-order-mark": "\ufeffSparrow",
     "soft-hyphen": "Spar\xadrow",
     "only-zero-width-joiners": "\u200d\u200c\u200d",
+    "joiner-at-the-start": "\u200cSparrow",
+    "joiner-at-the-end": "Sparrow\u200d",
 }
 #: Real names that must go through: other scripts, and the joiners that some scripts and emoji need.
 ONE_LINE_OK = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -39,10 +40,16 @@ def request_id() -> str:
     return rid
 
 
+def _number(text: str) -> int | float:
+    # JSON and JSON Schema make no difference between 1941 and 1941.0; Python's parser does.
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def json_body() -> Any:
     try:
-        body = request.get_json(silent=True, force=True) if request.content_length else None
-    except RecursionError:  # nesting deeper than the parser can follow; `silent` only covers ValueError
+        body = json.loads(request.get_data(), parse_float=_number) if request.content_length else None
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than the parser follows
         body = None
     if body is None:
         raise ApiError(400, "the request body must be JSON", {"body": "malformed or missing JSON"})
@@ -141,6 +148,15 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _allow(response: Response) -> Response:
+    # A 405 must say which methods the path has (RFC 9110). Routing refuses the method before any
+    # blueprint is chosen, so this is on the application.
+    if response.status_code == 405 and "Allow" not in response.headers:
+        methods = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        response.headers["Allow"] = ", ".join(sorted(methods))
+    return response
+
+
 def init_app(app: Flask) -> None:
     from tracker.api import alerts, calendar, cases, deadlines, meta  # noqa: F401
 
@@ -148,3 +164,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(calendar.bp)
     app.after_request(_no_store)
+    app.after_request(_allow)

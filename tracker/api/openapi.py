@@ -1,320 +1,270 @@
-"""The OpenAPI 3 document, built from the event catalogue and one table of endpoints."""
+"""The OpenAPI 3.1 document: one table of operations, with schemas from tracker.api.openapi_schemas."""
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
-from tracker.events.catalogue import CATALOGUE, data_schema
+from tracker.api.openapi_schemas import component_schemas, ref
 
-DATE = {"type": "string", "format": "date"}
-ERROR = {"$ref": "#/components/schemas/Error"}
+#: Query values refuse NUL (PostgreSQL text cannot hold one); everything else is the parameter's business.
+NO_NUL = r"^[^\x00]*$"
+API = "/api/v1"
+#: What tracker.services.calendar.issue_token hands out: "cal_" and 32 random bytes in URL-safe base64.
+CALENDAR_TOKEN = "^cal_[A-Za-z0-9_-]{43}$"
+ERROR = ref("Error")
+MEANING = {
+    400: "a malformed query parameter or body; `fields` names it",
+    401: "no valid API token",
+    403: "not allowed for this role (auditors only read)",
+    404: "no such case, alert or path visible to the caller",
+    409: "expected_version is not the case's current version",
+    413: "the request body is larger than the server accepts",
+    422: "the body breaks a rule (schema, calendar or the case's history); `fields` names each bad field",
+    429: "too many requests; retry after the number of seconds in Retry-After",
+}
+#: Answers every /api/v1 operation may give besides its own.
+COMMON = (400, 401, 429)
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False) -> dict:
+def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
-        "required": required or where == "path",
+        "required": where == "path",
         "schema": schema,
         "description": description,
     }
 
 
-def _answer(description: str, schema: dict[str, Any] | None = None) -> dict:
-    out: dict[str, Any] = {"description": description}
-    if schema is not None:
-        out["content"] = {"application/json": {"schema": schema}}
+def _query_int(name: str, low: int, high: int, description: str, default: int | None = None) -> dict:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return _param(name, "query", schema, description)
+
+
+def _query_text(name: str, description: str) -> dict[str, Any]:
+    return _param(name, "query", {"type": "string", "pattern": NO_NUL}, description)
+
+
+def _query_bool(name: str, description: str) -> dict[str, Any]:
+    return _param(name, "query", {"type": "boolean"}, description + " (`true` or `false`)")
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _answers(ok: str, description: str, schema: dict, *codes: int, links: dict | None = None) -> dict:
+    answer: dict[str, Any] = {"description": description, "content": _json(schema)}
+    if links:
+        answer["links"] = links
+    out = {ok: answer}
+    out.update(
+        {str(c): {"description": MEANING[c], "content": _json(ERROR)} for c in sorted({*COMMON, *codes})}
+    )
     return out
 
 
-def _errors(*codes: int) -> dict[str, dict]:
-    meaning = {
-        400: "malformed request",
-        401: "no valid token",
-        403: "not allowed for this role",
-        404: "no such case visible to the caller",
-        409: "expected_version is not the current version",
-        422: "invalid event; `fields` names each bad field",
-    }
-    return {str(c): _answer(meaning[c], ERROR) for c in codes}
+def _link(operation_id: str, description: str, body: dict | None = None, **parameters: str) -> dict[str, Any]:
+    link: dict[str, Any] = {"operationId": operation_id, "description": description, "parameters": parameters}
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+#: The next event names the version the answer reported, so that it follows without a 409.
+NEXT_VERSION = {"expected_version": "$response.body#/version"}
 
 
 CASE_ID = _param("id", "path", {"type": "string", "format": "uuid"}, "case id")
-
-ENDPOINTS: list[tuple[str, str, str, list[dict], dict | None, dict[str, dict]]] = [
-    (
-        "/cases",
-        "post",
-        "Open a case (the case_opened fields, plus optional occurred_on)",
-        [],
-        {
-            "allOf": [
-                _ref("case_opened"),
-                {"properties": {"occurred_on": DATE, "date_precision": {"enum": ["day", "month", "year"]}}},
-            ]
-        },
-        {"201": _answer("the case was opened", _ref("Created")), **_errors(400, 401, 403, 422)},
-    ),
-    (
-        "/cases",
-        "get",
-        "List visible cases",
-        [
-            _param("q", "query", {"type": "string"}, "part of the pseudonym"),
-            _param("status", "query", {"enum": ["open", "closed"]}, "open or closed; both when absent"),
-            _param("country", "query", {"type": "string"}, "current country (ISO 3166-1 alpha-2)"),
-            _param("assigned", "query", {"type": "string"}, "`me` or a username"),
-            _param("deadline_within", "query", {"type": "integer"}, "an open deadline due within N days"),
-            _param("limit", "query", {"type": "integer"}, "page size"),
-            _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
-        ],
-        None,
-        {"200": _answer("a page of case summaries", _ref("CaseList")), **_errors(400, 401)},
-    ),
-    (
-        "/cases/{id}",
-        "get",
-        "A case's status, now or as of a date",
-        [CASE_ID, _param("as_of", "query", DATE, "status as of this date")],
-        None,
-        {"200": _answer("the case", _ref("Case")), **_errors(400, 401, 404)},
-    ),
-    (
-        "/cases/{id}/events",
-        "get",
-        "A case's events in version order",
-        [CASE_ID, _param("after_version", "query", {"type": "integer"}, "only later versions")],
-        None,
-        {
-            "200": _answer(
-                "the events",
-                {"type": "object", "properties": {"events": {"type": "array", "items": _ref("Event")}}},
-            ),
-            **_errors(400, 401, 404),
-        },
-    ),
-    (
-        "/cases/{id}/events",
-        "post",
-        "Record an event",
-        [CASE_ID],
-        _ref("NewEvent"),
-        {"201": _answer("recorded", _ref("Created")), **_errors(400, 401, 403, 404, 409, 422)},
-    ),
-    (
-        "/cases/{id}/deadlines",
-        "get",
-        "A case's deadlines",
-        [
-            CASE_ID,
-            _param("include_closed", "query", {"type": "boolean"}, "also resolved, superseded and met"),
-        ],
-        None,
-        {"200": _answer("the deadlines", _ref("DeadlineList")), **_errors(400, 401, 404)},
-    ),
-    (
-        "/cases/{id}/stay-plan",
-        "get",
-        "Leaving on leave_on and returning on return_on: the days the person would have (records nothing)",
-        [
-            CASE_ID,
-            _param("leave_on", "query", DATE, "the day of leaving (required while in the country)"),
-            _param("return_on", "query", DATE, "the day of coming back"),
-        ],
-        None,
-        {
-            "200": _answer("the plan; plan is null when no stay rule counts the stay", _ref("StayPlan")),
-            **_errors(400, 401, 404),
-        },
-    ),
-    (
-        "/deadlines",
-        "get",
-        "Open deadlines across visible cases, soonest first",
-        [
-            _param("within_days", "query", {"type": "integer", "default": 30}, "due within N days"),
-            _param("assigned", "query", {"type": "string"}, "`me` or a username"),
-            _param("overdue", "query", {"type": "boolean"}, "only overdue ones"),
-        ],
-        None,
-        {"200": _answer("the deadlines", _ref("DeadlineList")), **_errors(400, 401)},
-    ),
-    (
-        "/alerts",
-        "get",
-        "The caller's alerts",
-        [_param("unacknowledged", "query", {"type": "boolean"}, "only unacknowledged")],
-        None,
-        {
-            "200": _answer(
-                "the alerts",
-                {"type": "object", "properties": {"alerts": {"type": "array", "items": _ref("Alert")}}},
-            ),
-            **_errors(400, 401),
-        },
-    ),
-    (
-        "/alerts/{id}/ack",
-        "post",
-        "Acknowledge one of the caller's alerts",
-        [_param("id", "path", {"type": "integer"}, "alert id")],
-        None,
-        {"200": _answer("acknowledged", _ref("Alert")), **_errors(401, 404)},
-    ),
-    (
-        "/event-types",
-        "get",
-        "Every event type with the JSON Schema of its payload",
-        [],
-        None,
-        {"200": _answer("the catalogue"), **_errors(401)},
-    ),
-]
-
-DEADLINE_PROPS = {
-    "key": {"type": "string"},
-    "case_id": {"type": "string"},
-    "kind": {"type": "string"},
-    "title": {"type": "string"},
-    "due_on": DATE,
-    "days_left": {"type": "integer"},
-    "state": {"enum": ["open", "overdue", "resolved", "superseded", "met"]},
-    "source_event_id": {"type": "string"},
+CREATED_CASE = "$response.body#/id"
+#: Where a client goes from an answer: OpenAPI links, which stateful testing follows too.
+CASE_LINKS = {
+    "GetCase": _link("getCase", "the case just written", id=CREATED_CASE),
+    "GetEvents": _link("getEvents", "its events", id=CREATED_CASE),
+    "PostEvent": _link("postEvent", "record the next event on it", NEXT_VERSION, id=CREATED_CASE),
+    "GetCaseDeadlines": _link("getCaseDeadlines", "its deadlines", id=CREATED_CASE),
+}
+EVENT_LINKS = {
+    "GetCase": _link("getCase", "the case the event was added to", id="$request.path.id"),
+    "GetEvents": _link("getEvents", "its events, the new one included", id="$request.path.id"),
+    "PostEvent": _link("postEvent", "another event on the same case", NEXT_VERSION, id="$request.path.id"),
+    "GetCaseDeadlines": _link("getCaseDeadlines", "the deadlines it may have set", id="$request.path.id"),
 }
 
 
-def _components() -> dict[str, Any]:
-    schemas: dict[str, Any] = {name: data_schema(name) for name in CATALOGUE}
-    writable = [name for name, et in CATALOGUE.items() if et.api_writable]
-    schemas.update(
-        {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
+def _operations() -> dict[str, dict[str, Any]]:
+    return {
+        "/cases": {
+            "post": {
+                "operationId": "openCase",
+                "summary": "Open a case: the case_opened fields, optional occurred_on and date_precision",
+                "requestBody": {"required": True, "content": _json(ref("NewCase"))},
+                "responses": _answers(
+                    "201", "the case was opened", ref("Created"), 403, 413, 422, links=CASE_LINKS
+                ),
             },
-            "Created": {
-                "type": "object",
-                "properties": {"id": {"type": "string"}, "version": {"type": "integer"}},
+            "get": {
+                "operationId": "listCases",
+                "summary": "List visible cases in pseudonym order, a page at a time",
+                "parameters": [
+                    _query_text("q", "part of the pseudonym"),
+                    _param(
+                        "status", "query", {"type": "string", "enum": ["open", "closed"]}, "both when absent"
+                    ),
+                    _query_text("country", "current country (ISO 3166-1 alpha-2)"),
+                    _query_text("assigned", "`me` or a username"),
+                    _query_int(
+                        "deadline_within", 0, 3650, "only cases with an open deadline due within N days"
+                    ),
+                    _query_int("limit", 1, 500, "page size (the installation's PAGE_SIZE when absent)"),
+                    _query_text("cursor", "next_cursor of the previous page (opaque; others are 400)"),
+                ],
+                "responses": _answers("200", "a page of case summaries", ref("CaseList")),
             },
-            "NewEvent": {
-                "type": "object",
-                "required": ["type", "occurred_on", "data"],
-                "properties": {
-                    "type": {"enum": writable},
-                    "occurred_on": DATE,
-                    "date_precision": {"enum": ["day", "month", "year"]},
-                    "expected_version": {"type": "integer"},
-                    "data": {"oneOf": [_ref(name) for name in writable]},
-                },
-                "discriminator": {"propertyName": "type"},
+        },
+        "/cases/{id}": {
+            "get": {
+                "operationId": "getCase",
+                "summary": "A case's status, now or as of a date",
+                "parameters": [
+                    CASE_ID,
+                    _param("as_of", "query", {"type": "string", "format": "date"}, "as of"),
+                ],
+                "responses": _answers("200", "the case", ref("Case"), 404),
+            }
+        },
+        "/cases/{id}/events": {
+            "get": {
+                "operationId": "getEvents",
+                "summary": "A case's events in version order",
+                "parameters": [CASE_ID, _query_int("after_version", 0, 2**31, "only later versions", 0)],
+                "responses": _answers("200", "the events", ref("EventList"), 404),
             },
-            "Event": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "case_id": {"type": "string"},
-                    "version": {"type": "integer"},
-                    "position": {"type": "integer"},
-                    "type": {"enum": list(CATALOGUE)},
-                    "schema_version": {"type": "integer"},
-                    "occurred_on": DATE,
-                    "date_precision": {"type": "string"},
-                    "recorded_at": {"type": "string"},
-                    "recorded_by": {"type": "string"},
-                    "data": {"type": "object"},
-                    "metadata": {"type": "object"},
-                    "hash": {"type": "string"},
-                },
+            "post": {
+                "operationId": "postEvent",
+                "summary": "Record an event; its type decides the shape of data",
+                "parameters": [CASE_ID],
+                "requestBody": {"required": True, "content": _json(ref("NewEvent"))},
+                "responses": _answers(
+                    "201", "recorded", ref("Created"), 403, 404, 409, 413, 422, links=EVENT_LINKS
+                ),
             },
-            "Case": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "version": {"type": "integer"},
-                    "status": {"type": "object"},
-                },
-            },
-            "CaseList": {
-                "type": "object",
-                "properties": {
-                    "cases": {"type": "array", "items": {"type": "object"}},
-                    "next_cursor": {"type": ["string", "null"]},
-                },
-            },
-            "StayPlan": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "plan": {
-                        "type": ["object", "null"],
-                        "properties": {
-                            "country": {"type": "string"},
-                            "rule": {"type": "object"},
-                            "as_of": DATE,
-                            "present": {"type": "boolean"},
-                            "leave_on": DATE,
-                            "last_lawful_day": {"type": ["string", "null"], "format": "date"},
-                            "lawful_until_leave": {"type": "boolean"},
-                            "used_on_leave": {"type": "object"},
-                            "earliest_return": {"type": ["string", "null"], "format": "date"},
-                            "return_on": DATE,
-                            "return_lawful": {"type": "boolean"},
-                            "may_stay_until": {"type": ["string", "null"], "format": "date"},
-                            "days_on_return": {"type": ["integer", "null"]},
-                        },
-                    },
-                },
-            },
-            "Deadline": {"type": "object", "properties": DEADLINE_PROPS},
-            "DeadlineList": {
-                "type": "object",
-                "properties": {"deadlines": {"type": "array", "items": _ref("Deadline")}},
-            },
-            "Alert": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "deadline_key": {"type": "string"},
-                    "case_id": {"type": "string"},
-                    "pseudonym": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "due_on": DATE,
-                    "threshold_days": {"type": ["integer", "null"]},
-                    "created_at": {"type": "string"},
-                    "acknowledged_at": {"type": ["string", "null"]},
-                },
-            },
-        }
+        },
+        "/cases/{id}/deadlines": {
+            "get": {
+                "operationId": "getCaseDeadlines",
+                "summary": "A case's deadlines",
+                "parameters": [CASE_ID, _query_bool("include_closed", "also resolved, superseded and met")],
+                "responses": _answers("200", "the deadlines", ref("DeadlineList"), 404),
+            }
+        },
+        "/cases/{id}/stay-plan": {
+            "get": {
+                "operationId": "getStayPlan",
+                "summary": "Leaving on leave_on and returning on return_on: the days the person would have "
+                "(records nothing)",
+                "parameters": [
+                    CASE_ID,
+                    _param("leave_on", "query", {"type": "string", "format": "date"}, "the day of leaving"),
+                    _param("return_on", "query", {"type": "string", "format": "date"}, "the day of return"),
+                ],
+                "responses": _answers("200", "the plan; null when no stay rule counts", ref("StayPlan"), 404),
+            }
+        },
+        "/deadlines": {
+            "get": {
+                "operationId": "listDeadlines",
+                "summary": "Open deadlines across visible cases, soonest first",
+                "parameters": [
+                    _query_int("within_days", 0, 3650, "due within N days", 30),
+                    _query_text("assigned", "`me` or a username"),
+                    _query_bool("overdue", "only overdue ones"),
+                ],
+                "responses": _answers("200", "the deadlines", ref("DeadlineList")),
+            }
+        },
+        "/alerts": {
+            "get": {
+                "operationId": "listAlerts",
+                "summary": "The caller's alerts, newest first",
+                "parameters": [
+                    _query_bool("unacknowledged", "only unacknowledged"),
+                    _query_int("limit", 1, 1000, "at most this many", 200),
+                ],
+                "responses": _answers("200", "the alerts", ref("AlertList")),
+            }
+        },
+        "/alerts/{id}/ack": {
+            "post": {
+                "operationId": "acknowledgeAlert",
+                "summary": "Acknowledge one of the caller's alerts (again: no change)",
+                "parameters": [_param("id", "path", {"type": "integer", "minimum": 0}, "alert id")],
+                "responses": _answers("200", "acknowledged", ref("Alert"), 404),
+            }
+        },
+        "/event-types": {
+            "get": {
+                "operationId": "listEventTypes",
+                "summary": "Every event type with the JSON Schema of its payload",
+                "responses": _answers("200", "the catalogue", ref("EventTypeList")),
+            }
+        },
+    }
+
+
+def _calendar() -> dict[str, Any]:
+    token = _param(
+        "token", "path", {"type": "string", "pattern": CALENDAR_TOKEN}, "the user's calendar token"
     )
-    return {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+    text = {"schema": {"type": "string"}}
+    return {
+        # Outside /api/v1: calendar applications cannot send a bearer token, so the token is the path.
+        "get": {
+            "operationId": "calendarFeed",
+            "summary": "The user's open deadlines as an iCalendar feed, titles by pseudonym only",
+            "security": [],
+            "parameters": [token],
+            "responses": {
+                "200": {"description": "the feed", "content": {"text/calendar": text}},
+                "404": {
+                    # A path that is no token at all (empty, or with a slash) is the site's page not found.
+                    "description": "a wrong, rotated or revoked token (all answered alike)",
+                    "content": {"text/plain": text, "text/html": text},
+                },
+                "429": {"description": MEANING[429], "content": {"text/plain": text}},
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document; a copy each time, so that no caller can change what the next one gets."""
+    return copy.deepcopy(_document())
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, dict] = {}
-    for path, method, summary, params, body, answers in ENDPOINTS:
-        op: dict[str, Any] = {"summary": summary, "parameters": params, "responses": answers}
-        if body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        paths.setdefault(path, {})[method] = op
+def _document() -> dict[str, Any]:
+    # Full paths, no `servers`: the calendar feed lives outside /api/v1.
+    paths: dict[str, Any] = {f"{API}{path}": item for path, item in _operations().items()}
+    paths["/calendar/{token}.ics"] = _calendar()
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "tracker",
             "version": "1",
-            "description": "Case tracker; sensitive fields (x-sensitive) are absent for auditors.",
+            "description": (
+                "Case tracker. Sensitive fields (x-sensitive) are absent for auditors. An event's "
+                "occurred_on must not lie after the server's today, which no schema can say."
+            ),
         },
-        "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": paths,
-        "components": _components(),
+        "components": {
+            "schemas": component_schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }

@@ -1,4 +1,4 @@
-"""Query-string parsing with errors that name the parameter."""
+"""Query-string parsing with errors that name the parameter. An empty value (`?limit=`) is a bad value."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _WHOLE = re.compile("-?[0-9]{1,12}")
 
 def int_param(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     # [0-9] only: int() would also read other scripts' digits, "1_0", "+5" and " 5".
     if not _WHOLE.fullmatch(raw):
@@ -27,7 +27,7 @@ def int_param(name: str, default: int | None, low: int, high: int) -> int | None
 
 def bool_param(name: str, default: bool = False) -> bool:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw in ("true", "false"):
         return raw == "true"
@@ -36,7 +36,7 @@ def bool_param(name: str, default: bool = False) -> bool:
 
 def date_param(name: str) -> date | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         if len(raw) != 10:
@@ -48,7 +48,7 @@ def date_param(name: str) -> date | None:
 
 def choice_param(name: str, choices: tuple[str, ...]) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         raise ApiError(400, f"{name} must be one of {', '.join(choices)}", {name: "not an allowed value"})

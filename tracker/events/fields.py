@@ -149,7 +149,7 @@ _NOT_IN_TEXT = re.compile(
 PADDING = " \t\n\r"
 ONE_LINE = "must be on one line, without control or invisible formatting characters"
 MULTI_LINE = "must not contain control characters (other than newline and tab) or bidi controls"
-VISIBLE = "must contain a visible character"
+VISIBLE = "must contain a visible character, and begin and end with one"
 _VISIBLE = re.compile("[^\\s\u200c\u200d]")
 
 
@@ -174,7 +174,9 @@ def _clean_string(value: str, limit: int, kind: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     elif not _one_line_cell(text, value):
         raise Invalid(ONE_LINE)
-    if text and _VISIBLE.search(text) is None:
+    # A joiner joins the characters beside it: at an edge it joins nothing, and a value of joiners and
+    # blanks alone shows nothing at all.
+    if text and (text[0] in JOINERS or text[-1] in JOINERS or _VISIBLE.search(text) is None):
         raise Invalid(VISIBLE)
     text = unicodedata.normalize("NFC", text)
     if len(text) > limit:
@@ -221,11 +223,15 @@ def _excluded(multi_line: bool) -> list[str]:
     ]
 
 
+#: The characters refused in single-line and in multi-line values (also for the API's document).
+ONE_LINE_EXCLUDED = tuple(_excluded(False))
+MULTI_LINE_EXCLUDED = tuple(_excluded(True))
+char_class = _char_class
 # Lone surrogates (Cs) too, which no text can store (and JSON cannot carry, so the pattern leaves them out).
-_NOT_ONE_LINE = re.compile(_char_class(_excluded(False), negated=False)[:-1] + "\ud800-\udfff]")
+_NOT_ONE_LINE = re.compile(_char_class(ONE_LINE_EXCLUDED, negated=False)[:-1] + "\ud800-\udfff]")
 #: The JSON Schema patterns that say the same as is_one_line and the multi-line check.
-ONE_LINE_PATTERN = f"^[ \\t\\n\\r]*{_char_class(_excluded(False))}*[ \\t\\n\\r]*$"
-MULTI_LINE_PATTERN = f"^{_char_class(_excluded(True))}*$"
+ONE_LINE_PATTERN = f"^[ \\t\\n\\r]*{_char_class(ONE_LINE_EXCLUDED)}*[ \\t\\n\\r]*$"
+MULTI_LINE_PATTERN = f"^{_char_class(MULTI_LINE_EXCLUDED)}*$"
 
 
 def _check_string(field: Field, text: str) -> str:

@@ -203,7 +203,7 @@ def open_case(
             source=source,
             request_id=request_id,
         )
-    return case_id, 1
+    return case_id, len(events)
 
 
 def record_event(
