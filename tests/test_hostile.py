@@ -90,6 +90,9 @@ def _fit(text: str, limit: int) -> str:
     return "x"
 
 
+EDGES = re.compile("^[\\s\u200c\u200d]+|[\\s\u200c\u200d]+$")
+
+
 @st.composite
 def legal_strings(draw: Any, limit: int, multi_line: bool = True) -> str:
     """A non-blank string within `limit` characters once normalized; now and then right at the limit.
@@ -102,7 +105,8 @@ def legal_strings(draw: Any, limit: int, multi_line: bool = True) -> str:
     text = "".join(c for c in text if allowed(c))
     if draw(st.integers(0, 4)) == 0:  # as long as it may be
         text = (text * (limit // max(len(text), 1) + 2))[: limit + 4]
-    text = _fit(text, limit)
+    # A value begins and ends with a visible character: no blank or joiner at its edges.
+    text = EDGES.sub("", _fit(text, limit)) or "x"
     return text if multi_line else text.strip(PADDING) + draw(st.sampled_from(["", "\t", "\r\n"]))
 
 

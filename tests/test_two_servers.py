@@ -45,6 +45,9 @@ def _env(url: str, instance: Path, key: str | None = DATA_KEY) -> dict[str, str]
         TRACKER_DATABASE_URL=url,
         TRACKER_SECRET_KEY="shared-test-secret",
         TRACKER_INSTANCE_PATH=str(instance),
+        # Every server of an installation shares one keyring (docs/deploy.md): here the one in the
+        # instance folder of the in-process app that prepares the cases (conftest's _make_app).
+        TRACKER_KEYRING_PATH=str(instance.parent / "instance" / "keyring"),
     )
     if key:
         env["TRACKER_DATA_KEY"] = key

@@ -20,7 +20,6 @@ from tracker.events.fields import (
 # value to begin and end with a visible character. Written as explicit classes so that every regex
 # dialect (ECMA, Python, Rust) reads them alike.
 _BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
-_BLANK = char_class(_BLANKS, negated=False)[1:-1]
 _PADDING = r"[ \t\n\r]*"
 
 
@@ -33,7 +32,12 @@ def _classes(excluded: tuple[str, ...]) -> tuple[str, str, str]:
 
 _ONE_LINE = _classes(ONE_LINE_EXCLUDED)
 _MULTI_LINE = _classes(MULTI_LINE_EXCLUDED)
-BLANK_TEXT = {"type": "string", "pattern": f"^[{_BLANK}]*$", "description": "blank: the same as absent"}
+BLANK_TEXT = {
+    "type": "string",
+    "pattern": f"^{_PADDING}{_ONE_LINE[0]}*{_PADDING}$",
+    "description": "blank: the same as absent",
+}
+
 #: Dates the catalogue accepts: real calendar days from 1900-01-01 to 2199-12-31.
 DATE_PATTERN = r"^(?:19[0-9]{2}|2[01][0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
 CATALOGUE_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}

@@ -70,7 +70,8 @@ def _check_keyring(rt: Runtime) -> None:
     if ring is None or ring.id not in ids:
         raise ConfigError(
             f"the case keys of this database are under keyring {', '.join(sorted(ids))}, which is not at "
-            f"{rt.keyring_file.path}: copy that file there or set TRACKER_KEYRING_PATH (docs/keys.md)"
+            f"{rt.keyring_file.path}: copy that file there or name it in TRACKER_KEYRING_PATH (see "
+            "docs/keys.md); no new keyring was made"
         )
 
 
