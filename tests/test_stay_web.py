@@ -118,3 +118,19 @@ def test_the_demo_clients_pages_show_their_count(tmp_path: Any, monkeypatch: Any
 
 
 DEMO_NAMES = ("Yevgeny", "Farhad", "Sparrow", "Sportsmaster")
+
+
+def test_the_strip_labels_only_months_whose_label_fits_inside_it() -> None:
+    import re
+    from datetime import date
+
+    from tracker.stay.strip import Strip
+    from tracker.web.cases.stay_strip import DAY, LEFT, render
+
+    first, last = date(2025, 12, 9), date(2026, 12, 8)  # the last month starts 8 days before the end
+    days = ("present",) * ((last - first).days + 1)
+    svg = str(render(Strip("KZ", first, last, days, None)))
+    width = LEFT * 2 + DAY * len(days)
+    labels = [(int(x), text) for x, text in re.findall(r'class="tick-label" x="(\d+)"[^>]*>([^<]+)<', svg)]
+    assert labels and all(x + 52 <= width for x, _ in labels), labels
+    assert "2026-11" in {text for _, text in labels} and "2026-12" not in {text for _, text in labels}

@@ -12,6 +12,7 @@ from tracker.stay.strip import Strip
 
 DAY = 2  # pixels per day
 LEFT, TOP, HEIGHT = 4, 16, 22
+LABEL_WIDTH = 52  # room a "YYYY-MM" tick label needs at the strip's font size
 
 
 def _runs(strip: Strip) -> list[tuple[int, int, str]]:
@@ -50,7 +51,10 @@ def render(strip: Strip | None) -> Markup:
         if day >= strip.first:
             x = LEFT + (day - strip.first).days * DAY
             parts.append(f'<line class="tick" x1="{x}" x2="{x}" y1="{TOP}" y2="{TOP + HEIGHT + 4}"/>')
-            parts.append(f'<text class="tick-label" x="{x + 2}" y="{TOP + HEIGHT + 15}">{day:%Y-%m}</text>')
+            if x + LABEL_WIDTH <= width:  # a month that starts too near the end keeps its tick only
+                parts.append(
+                    f'<text class="tick-label" x="{x + 2}" y="{TOP + HEIGHT + 15}">{day:%Y-%m}</text>'
+                )
         day = (day + timedelta(days=32)).replace(day=1)
     if strip.window_start is not None:
         x = LEFT + (strip.window_start - strip.first).days * DAY
