@@ -313,3 +313,20 @@ def test_the_instance_folder_and_a_new_sqlite_database_are_open_to_their_owner_o
         assert mode(other) == 0o600
     finally:
         os.umask(old_umask)
+
+
+def test_postgresql_without_its_driver_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An SQLite-only installation (`pip install tracker`, no [postgres] extra) has no psycopg.
+    import sys
+
+    from tracker.db import make_engine
+
+    for name in [m for m in sys.modules if m == "psycopg" or m.startswith("psycopg.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ConfigError) as caught:
+        make_engine("postgresql+psycopg://tracker@127.0.0.1:5432/tracker")
+    assert str(caught.value) == (
+        "PostgreSQL needs the psycopg driver, which is not installed: install the tracker with its "
+        "postgres extra (pip install 'tracker[postgres]')"
+    )

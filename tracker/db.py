@@ -44,7 +44,17 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     kwargs.setdefault("hide_parameters", True)
     try:
         return _make_engine(url, **kwargs)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+    except ImportError as exc:
+        if not is_sqlite(url) and "psycopg" in (exc.name or str(exc)):
+            raise ConfigError(
+                "PostgreSQL needs the psycopg driver, which is not installed: install the tracker with its "
+                "postgres extra (pip install 'tracker[postgres]')"
+            ) from None
+        raise ConfigError(
+            f"TRACKER_DATABASE_URL is not a database URL the tracker can use ({exc.__class__.__name__}); "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/NAME"
+        ) from None
+    except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigError(
             f"TRACKER_DATABASE_URL is not a database URL the tracker can use ({exc.__class__.__name__}); "
             "use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/NAME"
