@@ -45,7 +45,9 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     try:
         return _make_engine(url, **kwargs)
     except ImportError as exc:
-        if not is_sqlite(url) and "psycopg" in (exc.name or str(exc)):
+        # psycopg (version 3) is the driver the tracker names; `postgresql://` alone means psycopg2,
+        # which the message below steers away from.
+        if (exc.name or "").split(".")[0] == "psycopg":
             raise ConfigError(
                 "PostgreSQL needs the psycopg driver, which is not installed: install the tracker with its "
                 "postgres extra (pip install 'tracker[postgres]')"
