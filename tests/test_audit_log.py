@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from browser.webkit import post_form, signed_in, text
 
-from tracker.auth.tables import AuditRow
+from tracker.auth.tables import AccessRow, AuditRow
 from tracker.auth.users import Actor
 from tracker.cli import cli
 from tracker.migrate import downgrade, upgrade
@@ -41,13 +41,7 @@ def log(rt: Any) -> Any:
     with rt.db.write() as session:
         for day, actor, action, target, detail in rows:
             session.add(AuditRow(at=at(day), actor=actor, action=action, target=target, detail=detail))
-        session.execute(
-            sa.text(
-                "INSERT INTO access_log (at, username, case_id, action, via) "
-                "VALUES (:at, 'ada', 'c', 'events', 'api')"
-            ),
-            {"at": at("2024-03-01")},
-        )
+        session.add(AccessRow(at=at("2024-03-01"), username="ada", case_id="c", action="events", via="api"))
     return rt
 
 
@@ -100,7 +94,7 @@ def test_the_append_only_triggers_come_and_go_with_the_migration(db_url: str) ->
 def test_admins_and_auditors_filter_the_log_newest_first_in_pages(log: Any) -> None:
     everything, more = audit.list_entries(log, AUDITOR, audit.AuditFilter())
     assert [e["action"] for e in everything] == [
-        "key_rotation", "erasure", "user_created", "signin_failed", "signin",
+        "key_rotation", "erasure", "user_created", "case_read", "signin_failed", "signin",
     ]  # fmt: skip
     assert more is None and everything[1]["detail"] == {"version": 9}
     assert everything[0]["at"] == "2024-03-05T12:00:00.000000Z"
@@ -109,9 +103,10 @@ def test_admins_and_auditors_filter_the_log_newest_first_in_pages(log: Any) -> N
         entries, _ = audit.list_entries(log, Actor("ada", "admin"), audit.AuditFilter(**filters))
         return [e["action"] for e in entries]
 
-    assert actions(actor="ada") == ["erasure", "user_created", "signin"]
+    assert actions(actor="ada") == ["erasure", "user_created", "case_read", "signin"]
     assert actions(action="signin_failed") == ["signin_failed"]
     assert actions(target="ada") == ["signin_failed", "signin"]
+    assert actions(target="c") == ["case_read"]
     assert actions(since=date(2024, 3, 2), until=date(2024, 3, 3)) == ["erasure", "user_created"]
     assert actions(since=date(2024, 3, 4)) == ["key_rotation"]
 
@@ -132,9 +127,9 @@ def test_admins_and_auditors_filter_the_log_newest_first_in_pages(log: Any) -> N
 
 def test_exports_as_json_lines_and_csv_are_themselves_recorded(log: Any) -> None:
     out = io.StringIO()
-    assert audit.export_entries(log, AUDITOR, audit.AuditFilter(actor="ada"), out) == 3
+    assert audit.export_entries(log, AUDITOR, audit.AuditFilter(actor="ada"), out) == 4
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [e["action"] for e in lines] == ["signin", "user_created", "erasure"]  # oldest first
+    assert [e["action"] for e in lines] == ["signin", "case_read", "user_created", "erasure"]  # oldest first
 
     out = io.StringIO()
     audit.export_entries(
@@ -162,7 +157,7 @@ def test_audit_export_command(app: Any, log: Any, tmp_path: Any) -> None:
     assert [json.loads(line)["target"] for line in result.output.splitlines()] == ["case-1"]
     path = tmp_path / "audit.csv"
     result = runner.invoke(cli, ["audit", "export", "--format", "csv", "-o", str(path)])
-    assert result.exit_code == 0 and "exported 6 audit records" in result.output  # 5 + the first export
+    assert result.exit_code == 0 and "exported 7 audit records" in result.output  # 5, a read, the 1st export
     assert path.read_text().splitlines()[0] == "id,at,actor,action,target,detail,address"
     bad = runner.invoke(cli, ["audit", "export", "--action", "dance"])
     assert bad.exit_code == 2 and "dance" in bad.output

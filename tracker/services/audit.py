@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tracker.auth.tables import AuditRow
 from tracker.auth.users import Actor
+from tracker.services import audit_sources as sources
 from tracker.services.runtime import Forbidden, Runtime
-from tracker.store.hashing import format_time
 
 # The actions the log knows; filters and exports offer these.
 ACTIONS = (
@@ -38,6 +36,8 @@ ACTIONS = (
     "backup",
     "restore",
 )
+# What the log shows and filters by: the records above, case reads (the access log) and event writes.
+SHOWN_ACTIONS = (*ACTIONS, *sources.EXTRA)
 READERS = ("admin", "auditor")
 FORMATS = ("jsonl", "csv")
 COLUMNS = ("id", "at", "actor", "action", "target", "detail", "address")
@@ -79,8 +79,8 @@ class AuditFilter:
     until: date | None = None
 
     def check(self) -> None:
-        if self.action is not None and self.action not in ACTIONS:
-            raise FilterError(f"unknown audit action {self.action!r}: one of {', '.join(ACTIONS)}")
+        if self.action is not None and self.action not in SHOWN_ACTIONS:
+            raise FilterError(f"unknown audit action {self.action!r}: one of {', '.join(SHOWN_ACTIONS)}")
         if self.since and self.until and self.since > self.until:
             raise FilterError("the start date of the audit filter is after its end date")
 
@@ -91,51 +91,22 @@ def require_reader(viewer: Actor) -> None:
         raise Forbidden("only admins and auditors read the audit log")
 
 
-def _query(f: AuditFilter) -> sa.Select[Any]:
-    f.check()
-    query = sa.select(AuditRow)
-    if f.actor:
-        query = query.where(AuditRow.actor == f.actor)
-    if f.action:
-        query = query.where(AuditRow.action == f.action)
-    if f.target:
-        query = query.where(AuditRow.target == f.target)
-    if f.since:
-        query = query.where(AuditRow.at >= datetime.combine(f.since, time.min, UTC))
-    if f.until:
-        query = query.where(AuditRow.at < datetime.combine(f.until + timedelta(days=1), time.min, UTC))
-    return query
-
-
-def entry_dict(row: AuditRow) -> dict[str, Any]:
-    """One record as services answer it; a JSON detail is parsed, other text kept as is."""
-    detail: Any = row.detail
-    if detail:
-        with contextlib.suppress(ValueError):
-            detail = json.loads(detail)
-    return {
-        "id": row.id,
-        "at": format_time(row.at),
-        "actor": row.actor,
-        "action": row.action,
-        "target": row.target,
-        "detail": detail,
-        "address": row.address,
-    }
-
-
 def list_entries(
-    rt: Runtime, viewer: Actor, f: AuditFilter, limit: int = 100, before_id: int | None = None
-) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of records, newest first, and the `before_id` of the next page (None on the last)."""
+    rt: Runtime, viewer: Actor, f: AuditFilter, limit: int = 100, before_id: int | str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of entries, newest first, and the cursor of the next page (None on the last).
+
+    The entries are the audit records, the case reads and the event writes; `before_id` is a cursor
+    from an earlier page (an audit record's id, or `rank.id` for the other sources).
+    """
     require_reader(viewer)
-    query = _query(f)
-    if before_id is not None:
-        query = query.where(AuditRow.id < before_id)
+    f.check()
     with rt.db.read() as session:
-        rows = [entry_dict(r) for r in session.scalars(query.order_by(AuditRow.id.desc()).limit(limit + 1))]
-    page = rows[:limit]
-    return page, (page[-1]["id"] if len(rows) > limit else None)
+        # A cursor that names no entry starts from the newest, as the page does without one.
+        after = sources.locate(session, str(before_id)) if before_id is not None else None
+        pairs = sources.read(session, f, limit + 1, after)
+    page = pairs[:limit]
+    return [e for _, e in page], (sources.cursor(page[-1][0]) if len(pairs) > limit else None)
 
 
 def _csv_cell(value: Any) -> Any:
@@ -179,9 +150,12 @@ def export_entries(rt: Runtime, viewer: Actor, f: AuditFilter, out: TextIO, fmt:
     writer.header()
     count = 0
     with rt.db.write() as session:
-        for row in session.scalars(_query(f).order_by(AuditRow.id).execution_options(yield_per=1000)):
-            writer.write(entry_dict(row))
-            count += 1
+        last: sources.Key | None = None
+        while batch := sources.read(session, f, EXPORT_BATCH, last, newer=True):
+            for _, entry in batch:
+                writer.write(entry)
+            count += len(batch)
+            last = batch[-1][0]
         detail = {"filter": _filter_detail(f), "rows": count, "format": fmt}
         record(session, viewer.username, "export", "audit_log", detail)
     return count
@@ -194,18 +168,18 @@ def export_stream(
 
     The checks and the export's own record happen at once, before the first chunk (so a download
     that is started is in the log even if it is abandoned); the records are then read in batches of
-    EXPORT_BATCH by id, each in a short read transaction, up to the export's own record: neither
+    EXPORT_BATCH (by time and id), each in a short read transaction, up to the export's own record: neither
     memory nor a transaction grows with the log, and a long download holds no lock.
     """
     require_reader(viewer)
-    query = _query(f)
+    f.check()
     buffer = io.StringIO()
     writer = _Writer(buffer, fmt)
     with rt.db.write() as session:
         detail = {"filter": _filter_detail(f), "format": fmt, "via": "web"}
         own = record(session, viewer.username, "export", "audit_log", detail, address)
         session.flush()
-        up_to = own.id
+        up_to = sources.locate(session, str(own.id))
 
     def take() -> str:
         text = buffer.getvalue()
@@ -217,17 +191,16 @@ def export_stream(
         writer.header()
         if text := take():
             yield text
-        last = 0
+        last: sources.Key | None = None
         while True:
-            page = query.where(AuditRow.id > last, AuditRow.id < up_to).order_by(AuditRow.id)
             with rt.db.read() as session:
-                rows = [entry_dict(r) for r in session.scalars(page.limit(EXPORT_BATCH))]
-            for entry in rows:
+                batch = sources.read(session, f, EXPORT_BATCH, last, newer=True, upto=up_to)
+            for _, entry in batch:
                 writer.write(entry)
             if text := take():
                 yield text
-            if len(rows) < EXPORT_BATCH:
+            if len(batch) < EXPORT_BATCH:
                 return
-            last = rows[-1]["id"]
+            last = batch[-1][0]
 
     return chunks()

@@ -297,6 +297,8 @@ AUDIT_ACTIONS = {
     "key_rotation": _l("key rotation"),
     "backup": _l("backup"),
     "restore": _l("restore"),
+    "case_read": _l("case read"),
+    "event_recorded": _l("event recorded"),
 }
 
 # What a read of a case was, as the access log keeps it ("page", "page as of 2023-01-05", ...).

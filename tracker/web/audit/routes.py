@@ -43,7 +43,7 @@ def _filters(errors: dict[str, str]) -> tuple[audit.AuditFilter, dict[str, str]]
         errors["actor"] = _("must be a user name: 2 to 40 lowercase letters, digits, “.”, “_” or “-”")
         actor = None
     action = request.args.get("action") or None
-    if action not in (None, *audit.ACTIONS):
+    if action not in (None, *audit.SHOWN_ACTIONS):
         errors["action"] = _("unknown action")
         action = None
     target = (request.args.get("target") or "").strip() or None
@@ -73,14 +73,14 @@ def _log_page(errors: dict[str, str], f: audit.AuditFilter, args: dict[str, str]
         current_user.actor,
         f,
         limit=PAGE_SIZE,
-        before_id=int(before) if before.isascii() and before.isdigit() and len(before) < 18 else None,
+        before_id=before or None,
     )
     page = render_template(
         "audit/log.html",
         entries=entries,
         next_before=next_before,
         errors=errors,
-        actions=audit.ACTIONS,
+        actions=audit.SHOWN_ACTIONS,
         filter_args=args,
         formats=EXPORTS,
     )
