@@ -148,3 +148,12 @@ def test_caseworkers_see_neither_the_organizations_deadlines_nor_the_loads(demo_
     page = text(client_of(demo_app, "anna").get("/?caseworker=boris"))
     for name in ("organization", "overdue-everyone", "upcoming-everyone", "caseworker-load"):
         assert f'id="{name}"' not in page
+
+
+def test_the_supervisors_tables_in_russian(demo_app: Any) -> None:
+    sam = client_of(demo_app, "sam")
+    page = html.unescape(text(sam.get("/?lang=ru")))
+    assert "<th>Куратор</th>" in section(page, "overdue-everyone")
+    assert "Сроки всех дел в ближайшие 14 дней" in page and "Нагрузка кураторов" in page
+    got = sam.get("/?caseworker=nobody-here&lang=ru")
+    assert got.status_code == 400 and "куратора с именем «nobody-here» нет" in html.unescape(text(got))
