@@ -11,6 +11,7 @@ from browser.webkit import signed_in, text
 from corekit import new_case
 
 from tracker.auth.users import Actor
+from tracker.cli import cli
 from tracker.services import audit, reading
 
 AUDITOR = Actor("otto", "auditor")
@@ -75,3 +76,14 @@ def test_the_page_and_its_downloads_show_who_read_and_wrote_a_case(sqlite_app: A
     got = otto.get("/audit/export.jsonl?actor=sam")
     lines = [json.loads(line) for line in text(got).splitlines()]
     assert [(e["action"], e["detail"]) for e in lines] == [("case_read", {"what": "status", "via": "web"})]
+
+
+def test_the_operator_exports_the_case_reads_from_the_command_line(app: Any, rt: Any) -> None:
+    case_id = new_case(rt, "Sparrow")
+    reading.case_events(rt, SAM, case_id)
+    result = app.test_cli_runner().invoke(cli, ["audit", "export", "--action", "case_read"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(e["actor"], e["target"], e["detail"]) for e in lines] == [
+        ("sam", case_id, {"what": "events", "via": "api"})
+    ]

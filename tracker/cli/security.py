@@ -141,7 +141,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("export")
-@click.option("--action", type=click.Choice(audit.ACTIONS), default=None, help="Only this action.")
+@click.option("--action", type=click.Choice(audit.SHOWN_ACTIONS), default=None, help="Only this action.")
 @click.option("--actor", default=None, help="Only what this user did.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="From this day (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="To this day, inclusive.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ def _where(source: Source, f: Any) -> sa.Select[Any] | None:
 def _beyond(source: Source, key: Key, newer: bool) -> Any:
     """The rows of the source strictly past `key` in the merged order (towards older, or newer)."""
     at, rank, ident = key
-    before = (lambda a, b: a < b) if not newer else (lambda a, b: a > b)
+    before: Callable[[Any, Any], Any] = operator.gt if newer else operator.lt
     if rank == source.rank:
         return before(sa.tuple_(source.at, source.id), (at, ident))
     # Same time, other source: the rank decides.

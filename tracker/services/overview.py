@@ -87,14 +87,15 @@ def caseworker_loads(rt: Runtime) -> list[Load]:
                 sa.select(UserRow.username).where(UserRow.role == "caseworker", UserRow.active.is_(True))
             )
         )
-        cases = dict(
-            session.execute(
+        cases: dict[str, int] = {
+            name: int(count)
+            for name, count in session.execute(
                 sa.select(AssignmentRow.username, sa.func.count())
                 .join(CaseRow, CaseRow.case_id == AssignmentRow.case_id)
                 .where(CaseRow.state == "open")
                 .group_by(AssignmentRow.username)
-            ).all()
-        )
+            )
+        }
         counts = {
             name: (int(overdue or 0), int(upcoming or 0))
             for name, overdue, upcoming in session.execute(
@@ -108,9 +109,7 @@ def caseworker_loads(rt: Runtime) -> list[Load]:
                 .group_by(AssignmentRow.username)
             ).all()
         }
-    return [
-        Load(name, int(cases.get(name, 0)), *counts.get(name, (0, 0))) for name in sorted(names | set(cases))
-    ]
+    return [Load(name, cases.get(name, 0), *counts.get(name, (0, 0))) for name in sorted(names | set(cases))]
 
 
 def _base() -> sa.Select[Any]:
