@@ -125,7 +125,13 @@ def new_case() -> Any:
 def case_page(case_id: str) -> Any:
     errors: dict[str, str] = {}
     as_of = date_arg("as_of", errors, latest=runtime().today())
-    page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
+    cid = case_uuid(case_id)
+    page = timeline.case_page(runtime(), current_user.actor, cid, as_of)
+    if as_of is not None and page.status.get("opened_on") is None:
+        # Before the opening there is no case to show: today's page, with the day refused.
+        page = timeline.case_page(runtime(), current_user.actor, cid, None)
+        opened = page.status.get("opened_on") or ""
+        errors["as_of"] = _("must not be before the case was opened (%(day)s)", day=str(opened))
     return _render_case(page, errors)
 
 
