@@ -38,23 +38,44 @@ def test_the_demo_hint_names_every_demo_user() -> None:
         assert f"{name} ({role})" in hint, name
 
 
-def test_a_day_before_the_opening_is_refused_next_to_the_field_not_titled_none(demo_app) -> None:
+def test_a_day_before_the_opening_titles_the_page_with_the_pseudonym_not_none(demo_app) -> None:
     anna = client_of(demo_app, "anna")
     cid = case_id(demo_app, "Farhad")
-    opened = re.search(
-        r'id="event-[^"]+" data-type="case_opened"[^>]*>\s*<div class="when">([\d-]+)<',
-        text(anna.get(f"/cases/{cid}")),
-    ).group(1)
-    day = (
-        date.fromisoformat(opened[:10] if len(opened) == 10 else opened + "-01") - timedelta(days=1)
-    ).isoformat()
-    response = anna.get(f"/cases/{cid}?as_of={day}")
-    assert response.status_code == 200
-    page = text(response)
-    assert "None" not in page
-    assert "<title>Farhad" in page and "<h1>Farhad" in page
-    form = page.split('class="as-of"')[1].split("</form>")[0]
-    assert "must not be before the case was opened" in form and f'value="{day}"' in form
-    assert 'id="as-of-note"' not in page
-    russian = text(anna.get(f"/cases/{cid}?as_of={day}&lang=ru"))
-    assert "None" not in russian and "раньше открытия дела" in russian
+    now = text(anna.get(f"/cases/{cid}"))
+    opened = re.search(r'data-type="case_opened"[^>]*>\s*<div class="when">(\d{4}-\d\d-\d\d)', now).group(1)
+    day = (date.fromisoformat(opened) - timedelta(days=1)).isoformat()
+    for lang in ("en", "ru"):
+        page = text(anna.get(f"/cases/{cid}?as_of={day}&lang={lang}"))
+        assert 'id="as-of-note"' in page  # the story before the opening is still shown
+        assert "None" not in page, lang
+        assert "<title>Farhad" in page and "<h1>Farhad " in page, lang
+
+
+RU_MONTHS = [
+    "январь",
+    "февраль",
+    "март",
+    "апрель",
+    "май",
+    "июнь",
+    "июль",
+    "август",
+    "сентябрь",
+    "октябрь",
+    "ноябрь",
+    "декабрь",
+]
+
+
+def test_the_status_card_names_the_month_of_a_month_precision_date(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Yevgeny")
+    page = text(anna.get(f"/cases/{cid}"))
+    month = re.search(r'data-type="case_opened"[^>]*>\s*<div class="when">(\d{4}-\d\d)[ <]', page).group(1)
+    day = date.fromisoformat(month + "-01")
+    card = page.split('id="status"')[1].split("</section>")[0]
+    assert f"<dt>Opened on</dt><dd>{day:%B} {day.year}</dd>" in card
+    assert f"{month}-01" not in card  # not a made-up first of the month
+    russian = text(anna.get(f"/cases/{cid}?lang=ru")).split('id="status"')[1].split("</section>")[0]
+    assert f"<dd>{RU_MONTHS[day.month - 1]} {day.year}</dd>" in russian
+    assert re.search(r"<dt>Where</dt><dd>Kazakhstan since \d{4}-\d\d-\d\d</dd>", card)  # known to the day

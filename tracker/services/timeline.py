@@ -178,6 +178,9 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
             state = fold.new_state()
             for event in effective(stream, as_of=as_of):
                 state = fold.apply(state, event)
+            opened = next((e for e in stream if e.type == "case_opened"), None)
+            if state["pseudonym"] is None and opened is not None:
+                fold.set_identity(state, opened.data)  # opened after as_of: still named, as the API does
             status = fold.render(state, today)
             derived = derive(stream, rt.rules, as_of=as_of)
             open_ = [deadline_dict(d, today) for d in derived if d.state == "open"]

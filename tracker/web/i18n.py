@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
+from babel.dates import format_date
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -114,6 +115,16 @@ def show_date(value: object, precision: str = "day") -> str:
     else:
         return ""
     return text[:7] if precision == "month" else text[:4] if precision == "year" else text
+
+
+def show_day(value: object, precision: str = "day") -> str:
+    """A date of the status card: YYYY-MM-DD, "October 2023" / "октябрь 2023", or the year alone."""
+    text = show_date(value)
+    if precision == "day" or len(text) != 10:
+        return text
+    if precision == "year":
+        return text[:4]
+    return format_date(date.fromisoformat(text), "LLLL y", locale=current_lang())
 
 
 def show_time(value: object) -> str:

@@ -16,6 +16,7 @@ from tracker.services import entry, erasure, reading, stay, timeline, users_admi
 from tracker.services.runtime import Forbidden, NotFound
 from tracker.web.cases import chart, stay_strip
 from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
+from tracker.web.i18n import show_day
 from tracker.web.labels import type_label
 from tracker.web.messages import translate
 from tracker.web.params import date_arg
@@ -125,20 +126,32 @@ def new_case() -> Any:
 def case_page(case_id: str) -> Any:
     errors: dict[str, str] = {}
     as_of = date_arg("as_of", errors, latest=runtime().today())
-    cid = case_uuid(case_id)
-    page = timeline.case_page(runtime(), current_user.actor, cid, as_of)
-    if as_of is not None and page.status.get("opened_on") is None:
-        # Before the opening there is no case to show: today's page, with the day refused.
-        page = timeline.case_page(runtime(), current_user.actor, cid, None)
-        opened = page.status.get("opened_on") or ""
-        errors["as_of"] = _("must not be before the case was opened (%(day)s)", day=str(opened))
+    page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
     return _render_case(page, errors)
 
 
+def _precisions(entries: list[timeline.Entry]) -> dict[str, str]:
+    """How precisely each day of the story is known: the status card's dates come from these events.
+
+    A day holding events of several precisions counts as the finest of them.
+    """
+    rank = {"day": 0, "month": 1, "year": 2}
+    out: dict[str, str] = {}
+    for e in entries:
+        if e.state == "retracted":
+            continue
+        day, precision = e.effective_on.isoformat(), e.date_precision
+        if day not in out or rank.get(precision, 0) < rank.get(out[day], 0):
+            out[day] = precision
+    return out
+
+
 def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
+    precisions = _precisions(page.entries)
     return render_template(
         "cases/case.html",
         page=page,
+        status_day=lambda value: show_day(value, precisions.get(str(value or ""), "day")),
         chart=chart.render(page.chronology, page.as_of is not None),
         stay_strip=stay_strip.render(page.stay_strip),
         types=pickable_types(current_user.role),
