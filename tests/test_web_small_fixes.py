@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from browser.webkit import case_id, copy_app, demo_template, sign_in, text
+from browser.webkit import PASSWORD, case_id, copy_app, demo_template, post_form, sign_in, text
 
 from tracker.services.demo import DEMO_USERS
 
@@ -79,3 +79,30 @@ def test_the_status_card_names_the_month_of_a_month_precision_date(demo_app) -> 
     russian = text(anna.get(f"/cases/{cid}?lang=ru")).split('id="status"')[1].split("</section>")[0]
     assert f"<dd>{RU_MONTHS[day.month - 1]} {day.year}</dd>" in russian
     assert re.search(r"<dt>Where</dt><dd>Kazakhstan since \d{4}-\d\d-\d\d</dd>", card)  # known to the day
+
+
+def test_the_language_chosen_on_the_sign_in_page_wins_over_the_saved_one_and_is_saved(demo_app) -> None:
+    ru = demo_app.test_client()
+    assert sign_in(ru, "anna").status_code == 302
+    assert '<html lang="ru">' in text(ru.get("/?lang=ru"))  # anna saves Russian
+    browser = demo_app.test_client()
+    chosen = text(browser.get("/login?lang=en"))
+    assert '<html lang="en">' in chosen
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', chosen).group(1)
+    done = browser.post("/login", data={"username": "anna", "password": PASSWORD, "csrf_token": token})
+    assert done.status_code == 302
+    assert '<html lang="en">' in text(browser.get(done.headers["Location"]))
+    elsewhere = demo_app.test_client()  # a new browser: the saved language is English now
+    assert sign_in(elsewhere, "anna", headers={"Accept-Language": "ru"}).status_code == 302
+    assert '<html lang="en">' in text(elsewhere.get("/"))
+
+
+def test_a_language_left_by_the_previous_user_is_not_saved_for_the_next(demo_app) -> None:
+    shared = demo_app.test_client()
+    shared.get("/login?lang=ru")
+    assert sign_in(shared, "sam").status_code == 302
+    post_form(shared, "/logout", {}, page="/")
+    assert sign_in(shared, "anna").status_code == 302  # anna chose nothing on the sign-in page
+    elsewhere = demo_app.test_client()
+    assert sign_in(elsewhere, "anna").status_code == 302
+    assert '<html lang="en">' in text(elsewhere.get("/"))

@@ -71,7 +71,9 @@ def _remember_lang() -> None:
         return
     g.lang = lang
     session["lang"] = lang
-    if current_user.is_authenticated and current_user.locale != lang:
+    if not current_user.is_authenticated:
+        session["lang_chosen"] = True  # chosen on the sign-in page: signing in saves it for the user
+    elif current_user.locale != lang:
         account.set_locale(current_app.extensions["tracker"], current_user.id, lang)
 
 
