@@ -106,3 +106,28 @@ def test_a_language_left_by_the_previous_user_is_not_saved_for_the_next(demo_app
     elsewhere = demo_app.test_client()
     assert sign_in(elsewhere, "anna").status_code == 302
     assert '<html lang="en">' in text(elsewhere.get("/"))
+
+
+def test_correcting_a_retracted_event_says_it_cannot_be_corrected(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    contact = re.findall(r'id="event-([^"]+)" data-type="contact_made"', text(anna.get(f"/cases/{cid}")))[0]
+    path = f"/cases/{cid}/events/new"
+    form = {"type": "event_retracted", "event_id": contact, "f-reason": "wrong person"}
+    assert post_form(anna, path, form, page=path).status_code == 302
+    for kind in ("event_corrected", "event_retracted"):
+        response = anna.get(f"{path}?type={kind}&event_id={contact}")
+        assert response.status_code == 422
+        assert "This event was retracted: a retracted event cannot be corrected or retracted." in text(
+            response
+        )
+    posted = post_form(
+        anna, path, {"type": "event_corrected", "event_id": contact, "f-reason": "x"}, page=path
+    )
+    assert posted.status_code == 422 and "a retracted event cannot be corrected" in text(posted)
+    unknown = anna.get(f"{path}?type=event_corrected&event_id=nonsense")
+    assert unknown.status_code == 404 and "This case has no such event." in text(unknown)
+    russian = text(anna.get(f"{path}?type=event_corrected&event_id={contact}&lang=ru"))
+    assert "отозванное событие нельзя исправить" in russian
+    plain = anna.get(f"{path}?type=event_corrected")
+    assert plain.status_code == 200 and 'class="error"' not in text(plain)

@@ -196,6 +196,18 @@ def _target(ctx: entry.FormContext, event_id: str | None) -> timeline.Entry | No
     return next((e for e in ctx.entries if e.id == event_id and e.actionable), None)
 
 
+def _not_a_target(ctx: entry.FormContext, event_id: str | None) -> tuple[str | None, int]:
+    """Why `event_id` cannot be corrected or retracted (None and 200 when no event was named)."""
+    if not event_id:
+        return None, 200
+    named = next((e for e in ctx.entries if e.id == event_id), None)
+    if named is None:
+        return _("This case has no such event."), 404
+    if named.state == "retracted":
+        return _("This event was retracted: a retracted event cannot be corrected or retracted."), 422
+    return _("This event cannot be corrected or retracted; choose the event it acts on."), 422
+
+
 @bp.route("/cases/<case_id>/events/new", methods=["GET", "POST"])
 @login_required
 def new_event(case_id: str) -> Any:
@@ -210,7 +222,10 @@ def new_event(case_id: str) -> Any:
         ), (404 if type_name else 200)
     target = _target(ctx, values.get("event_id"))
     if type_name in CORRECTIONS and target is None:
-        return render_template("cases/pick_target.html", ctx=ctx, type_name=type_name)
+        problem, status = _not_a_target(ctx, values.get("event_id"))
+        return render_template(
+            "cases/pick_target.html", ctx=ctx, type_name=type_name, problem=problem
+        ), status
     form = EventForm(type_name, ctx, values, rt.today(), target)
     status = 200
     version = ctx.version
