@@ -131,3 +131,15 @@ def test_correcting_a_retracted_event_says_it_cannot_be_corrected(demo_app) -> N
     assert "отозванное событие нельзя исправить" in russian
     plain = anna.get(f"{path}?type=event_corrected")
     assert plain.status_code == 200 and 'class="error"' not in text(plain)
+
+
+def test_the_audit_view_shows_readable_json(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    path = f"/cases/{cid}/events/new"
+    said = "He's safe in Астана & calls <Friday>"
+    form = {"type": "note_added", "occurred_on": "2024-01-10", "date_precision": "day", "f-text": said}
+    assert post_form(anna, path, form, page=f"{path}?type=note_added").status_code == 302
+    page = text(client_of(demo_app, "sam").get(f"/cases/{cid}/audit"))
+    assert "\\u00" not in page and "\\u04" not in page
+    assert "He&#39;s safe in Астана &amp; calls &lt;Friday&gt;" in page  # escaped once, as HTML

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -168,6 +169,11 @@ def show_value(type_name: str, field_name: str, value: Any) -> str:
     return str(value)
 
 
+def readable_json(value: Any) -> str:
+    """JSON as a person reads it: letters of every script and quotes as they are (the page escapes it)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def multiline(text: str) -> Markup:
     """Plain text with its line breaks kept (escaped first)."""
     return Markup("<br>").join(Markup.escape(text).split("\n"))
@@ -200,4 +206,6 @@ def init_app(app: Flask) -> None:
         show_value=show_value,
         msg=messages.translate,
     )
-    app.jinja_env.filters.update(show_date=show_date, show_time=show_time, multiline=multiline)
+    app.jinja_env.filters.update(
+        readable_json=readable_json, show_date=show_date, show_time=show_time, multiline=multiline
+    )
