@@ -143,3 +143,20 @@ def test_the_audit_view_shows_readable_json(demo_app) -> None:
     page = text(client_of(demo_app, "sam").get(f"/cases/{cid}/audit"))
     assert "\\u00" not in page and "\\u04" not in page
     assert "He&#39;s safe in Астана &amp; calls &lt;Friday&gt;" in page  # escaped once, as HTML
+
+
+def test_the_event_type_picker_groups_types_and_picks_none_by_default(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    for page in (text(anna.get(f"/cases/{cid}")), text(anna.get(f"/cases/{cid}/events/new"))):
+        select = re.search(r'<select id="type" name="type"[^>]*>(.*?)</select>', page, re.S)
+        assert select and "required" in select.group(0)
+        options = re.findall(r"<option[^>]*>", select.group(1))
+        assert options[0] == '<option value="" selected disabled>'  # "choose", not "Contact details changed"
+        assert not any("selected" in o for o in options[1:])
+        groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select.group(1), re.S)
+        assert len(groups) >= 8 and {"Movement", "Prosecution at home", "Safety and contact"} <= {
+            g for g, _ in groups
+        }
+        assert sum(g.count("<option") for _, g in groups) == len(options) - 1  # every type in a group
+        assert "Choose what happened" in select.group(1)
