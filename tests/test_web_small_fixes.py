@@ -160,3 +160,30 @@ def test_the_event_type_picker_groups_types_and_picks_none_by_default(demo_app) 
         }
         assert sum(g.count("<option") for _, g in groups) == len(options) - 1  # every type in a group
         assert "Choose what happened" in select.group(1)
+
+
+USUAL = ["RU", "KZ", "GE", "AM", "RS", "TR", "KG", "UZ"]
+
+
+def _country_groups(page: str, select_name: str) -> tuple[list[str], list[str]]:
+    select = re.search(rf'<select[^>]*name="{select_name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    groups = dict(re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select, re.S))
+    usual, every = list(groups.values())
+    return re.findall(r'<option value="([A-Z]{2})"', usual), re.findall(r'<option value="([A-Z]{2})"', every)
+
+
+def test_country_selects_offer_the_usual_countries_first(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    form = text(anna.get(f"/cases/{cid}/events/new?type=relocated&f-country=KZ"))
+    assert '<optgroup label="Usual countries">' in form
+    usual, every = _country_groups(form, "f-country")
+    assert usual == USUAL and not set(usual) & set(every) and len(every) > 150
+    assert form.count('<option value="KZ" selected>') == 1
+    listing = text(anna.get("/cases"))
+    assert _country_groups(listing, "country")[0] == USUAL
+    demo_app.extensions["tracker"].settings["USUAL_COUNTRIES"] = "de, FR, nowhere"
+    usual, every = _country_groups(text(anna.get(f"/cases/{cid}/events/new?type=relocated")), "f-country")
+    assert usual == ["DE", "FR"] and "RU" in every
+    russian = text(anna.get(f"/cases/{cid}/events/new?type=relocated&lang=ru"))
+    assert '<optgroup label="Частые страны">' in russian

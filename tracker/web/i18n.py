@@ -99,6 +99,19 @@ def countries() -> tuple[tuple[str, str], ...]:
     return _countries(current_lang())
 
 
+def usual_countries() -> tuple[tuple[str, str], ...]:
+    """(code, name) of the organization's usual countries (setting USUAL_COUNTRIES), in its order."""
+    raw = str(current_app.extensions["tracker"].settings.get("USUAL_COUNTRIES") or "")
+    codes = dict.fromkeys(c.strip().upper() for c in raw.split(","))
+    return tuple((c, country_name(c)) for c in codes if c in COUNTRY_CODES)
+
+
+def other_countries() -> tuple[tuple[str, str], ...]:
+    """Every country but the usual ones, sorted by name in the current language."""
+    usual = {c for c, _name in usual_countries()}
+    return tuple(item for item in countries() if item[0] not in usual)
+
+
 @cache
 def _territories(lang: str) -> Mapping[str, str]:
     return Locale.parse(lang).territories
@@ -192,6 +205,8 @@ def init_app(app: Flask) -> None:
         lang_names=NAMES,
         current_lang=current_lang,
         countries=countries,
+        usual_countries=usual_countries,
+        other_countries=other_countries,
         type_label=labels.type_label,
         field_label=labels.field_label,
         choice_label=labels.choice_label,

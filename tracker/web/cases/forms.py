@@ -38,6 +38,7 @@ class Input:
     required: bool = False
     value: str = ""
     choices: list[tuple[str, str]] | None = None
+    usual: tuple[tuple[str, str], ...] = ()  # offered first, in their own group (countries)
     error: str | None = None
     sensitive: bool = False
     max_length: int | None = None
@@ -179,6 +180,8 @@ class EventForm:
             maximum=f.maximum,
         )
         item.choices = self._choices(owner, f, item.value)
+        if f.kind == "country":
+            item.usual = i18n.usual_countries()
         self.inputs.append(item)
         (self.data_inputs if prefix == "d-" else self.payload_inputs).append((f, item))
 
@@ -188,7 +191,7 @@ class EventForm:
         if f.kind == "enum":
             choices = [(c, labels.choice_label(c)) for c in f.choices]
         elif f.kind == "country":
-            choices = list(i18n.countries())
+            choices = list(i18n.other_countries())
         elif f.kind == "bool":
             choices = [("yes", labels.choice_label(True)), ("no", labels.choice_label(False))]
         elif f.kind == "event_ref" and f.name == "criminal_case":
@@ -210,7 +213,10 @@ class EventForm:
             ]
         else:
             return None
-        if value and value not in {c for c, _label in choices}:
+        known = {c for c, _label in choices} | (
+            {c for c, _label in i18n.usual_countries()} if f.kind == "country" else set()
+        )
+        if value and value not in known:
             choices.append((value, value))
         return empty + choices
 
