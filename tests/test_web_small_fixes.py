@@ -187,3 +187,24 @@ def test_country_selects_offer_the_usual_countries_first(demo_app) -> None:
     assert usual == ["DE", "FR"] and "RU" in every
     russian = text(anna.get(f"/cases/{cid}/events/new?type=relocated&lang=ru"))
     assert '<optgroup label="Частые страны">' in russian
+
+
+def test_resolving_a_deadline_asks_for_no_date_precision(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    case_page = text(anna.get(f"/cases/{cid}"))
+    resolve = (
+        re.search(r'href="([^"]*type=deadline_resolved[^"]*)"', case_page).group(1).replace("&amp;", "&")
+    )
+    form = text(anna.get(resolve))
+    assert 'name="f-deadline_key"' in form and 'name="occurred_on"' in form
+    assert 'name="date_precision"' not in form and "approximate date" not in form
+    key = re.search(r'<option value="([^"]+)" selected>', form).group(1)
+    path = f"/cases/{cid}/events/new"
+    data = {"type": "deadline_resolved", "occurred_on": "2024-01-10", "date_precision": "year"}
+    done = post_form(anna, path, {**data, "f-deadline_key": key, "f-resolution": "met"}, page=resolve)
+    assert done.status_code == 302
+    page = text(anna.get(f"/cases/{cid}"))
+    assert re.search(r'data-type="deadline_resolved"[^>]*>\s*<div class="when">2024-01-10</div>', page)
+    assert not re.search(r'<div class="when">2024-01-10 <span', page)  # exact to the day, not "approx."
+    assert 'name="date_precision"' in text(anna.get(f"{path}?type=relocated"))  # other events still ask

@@ -49,6 +49,10 @@ class Input:
     also_keys: tuple[str, ...] = field(default_factory=tuple)
 
 
+#: Acts of the organization itself, known to the day: their form asks for no date precision.
+EXACT_DAY = frozenset({"deadline_resolved"})
+
+
 def pickable_types(role: str) -> list[tuple[str, list[str]]]:
     """(group, types) that the add-event picker offers to a role."""
     out: dict[str, list[str]] = {}
@@ -110,6 +114,7 @@ class EventForm:
         self.inputs: list[Input] = []
         self.payload_inputs: list[tuple[Field, Input]] = []
         self.data_inputs: list[tuple[Field, Input]] = []
+        exact = type_name in EXACT_DAY
         if type_name not in CORRECTIONS:
             self.inputs.append(
                 Input(
@@ -119,9 +124,10 @@ class EventForm:
                     _("Date it happened"),
                     required=True,
                     value=values.get("occurred_on", today.isoformat()),
-                    hint=_("For an approximate date, choose the precision below."),
+                    hint="" if exact else _("For an approximate date, choose the precision below."),
                 )
             )
+        if type_name not in CORRECTIONS and not exact:
             precisions = [(p, labels.choice_label(p)) for p in DATE_PRECISIONS]
             self.inputs.append(
                 Input(
@@ -240,7 +246,9 @@ class EventForm:
         return {
             "type": self.type.name,
             "occurred_on": self.values.get("occurred_on", "").strip(),
-            "date_precision": self.values.get("date_precision", "day"),
+            "date_precision": "day"
+            if self.type.name in EXACT_DAY
+            else self.values.get("date_precision", "day"),
             "data": data,
         }
 
