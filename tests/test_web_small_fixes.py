@@ -208,3 +208,19 @@ def test_resolving_a_deadline_asks_for_no_date_precision(demo_app) -> None:
     assert re.search(r'data-type="deadline_resolved"[^>]*>\s*<div class="when">2024-01-10</div>', page)
     assert not re.search(r'<div class="when">2024-01-10 <span', page)  # exact to the day, not "approx."
     assert 'name="date_precision"' in text(anna.get(f"{path}?type=relocated"))  # other events still ask
+
+
+def test_charges_changed_names_the_criminal_case_by_its_date_and_article(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Sparrow")
+    page = text(anna.get(f"/cases/{cid}"))
+    opened_id, opened_on = re.search(
+        r'id="event-([^"]+)" data-type="criminal_case_opened"[^>]*>\s*<div class="when">([\d-]+)', page
+    ).groups()
+    changed = page.split('data-type="charges_changed"')[1].split("</li>")[0]
+    assert f"<dt>Criminal case</dt><dd>{opened_on}, article 337</dd>" in changed
+    assert opened_id[:8] not in changed
+    russian = (
+        text(anna.get(f"/cases/{cid}?lang=ru")).split('data-type="charges_changed"')[1].split("</li>")[0]
+    )
+    assert f"{opened_on}, статья 337</dd>" in russian

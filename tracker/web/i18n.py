@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -165,6 +165,18 @@ def deadline_title(title: str) -> str:
     return title
 
 
+def name_events(entries: Iterable[Any]) -> None:
+    """Let this request's pages name a criminal case an event refers to by its date and article."""
+    refs: dict[str, str] = {}
+    for e in entries:
+        if e.type == "criminal_case_opened" and e.state != "retracted":
+            fix = e.correction
+            data = fix.data if fix is not None and fix.data is not None else e.data
+            day = show_date(e.effective_on, e.date_precision)
+            refs[e.id] = f"{day}, {_('article')} {data.get('article', '?')}"
+    g.event_refs = refs
+
+
 def show_value(type_name: str, field_name: str, value: Any) -> str:
     """A payload value as a person reads it."""
     if value == ERASED:
@@ -178,7 +190,8 @@ def show_value(type_name: str, field_name: str, value: Any) -> str:
     if kind in ("enum", "bool") or isinstance(value, bool):
         return labels.choice_label(value)
     if kind == "event_ref":
-        return str(value)[:8]
+        named = g.get("event_refs", {}).get(str(value))
+        return named if named is not None else str(value)[:8]
     return str(value)
 
 

@@ -16,7 +16,7 @@ from tracker.services import entry, erasure, reading, stay, timeline, users_admi
 from tracker.services.runtime import Forbidden, NotFound
 from tracker.web.cases import chart, stay_strip
 from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
-from tracker.web.i18n import show_day
+from tracker.web.i18n import name_events, show_day
 from tracker.web.labels import type_label
 from tracker.web.messages import translate
 from tracker.web.params import date_arg
@@ -148,6 +148,7 @@ def _precisions(entries: list[timeline.Entry]) -> dict[str, str]:
 
 def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
     precisions = _precisions(page.entries)
+    name_events(page.entries)
     return render_template(
         "cases/case.html",
         page=page,
@@ -226,6 +227,7 @@ def new_event(case_id: str) -> Any:
         return render_template(
             "cases/pick_target.html", ctx=ctx, type_name=type_name, problem=problem
         ), status
+    name_events(ctx.entries)
     form = EventForm(type_name, ctx, values, rt.today(), target)
     status = 200
     version = ctx.version
