@@ -224,3 +224,18 @@ def test_charges_changed_names_the_criminal_case_by_its_date_and_article(demo_ap
         text(anna.get(f"/cases/{cid}?lang=ru")).split('data-type="charges_changed"')[1].split("</li>")[0]
     )
     assert f"{opened_on}, статья 337</dd>" in russian
+
+
+def test_the_chronology_legend_names_what_red_event_marks_are(demo_app) -> None:
+    anna = client_of(demo_app, "anna")
+    page = text(anna.get(f"/cases/{case_id(demo_app, 'Sparrow')}"))
+    legend = page.split('id="chronology"')[1].split('<p class="legend">')[1].split("</p>")[0]
+    keys = dict(re.findall(r'<span class="key (key-[a-z]+)"></span>([^<]+)', legend))
+    keys.update(re.findall(r'<g class="event-mark (ev-[a-z]+)"><rect[^>]*/></g></svg>([^<]+)', legend))
+    assert keys["key-detention"].strip() == "time in detention"
+    assert keys["ev-prosecution"].strip() == "prosecution, detention or threat"
+    assert keys["ev-protection"].strip() == "protection abroad"
+    assert keys["ev-movement"].strip() == "movement or legal stay"
+    assert keys["ev-other"].strip() == "other event"
+    drawn = set(re.findall(r'class="event-mark (ev-[a-z]+)"><title>', page))
+    assert "ev-prosecution" in drawn or "ev-safety" in drawn  # Sparrow's story has red marks to explain
