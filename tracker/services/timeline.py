@@ -15,6 +15,7 @@ from tracker.deadlines.derive import derive
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
 from tracker.projections import status as fold
 from tracker.projections.recorded import to_recorded
+from tracker.projections.status_rules import set_identity
 from tracker.projections.tables import CaseRow, DeadlineRow
 from tracker.services.chronology import Chronology, chronology
 from tracker.services.reading import deadline_dict, event_dict, log_access, visible_case
@@ -178,6 +179,9 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
             state = fold.new_state()
             for event in effective(stream, as_of=as_of):
                 state = fold.apply(state, event)
+            opened = next((e for e in stream if e.type == "case_opened"), None)
+            if state["pseudonym"] is None and opened is not None:
+                set_identity(state, opened.data)  # opened after as_of: still named, as the API does
             status = fold.render(state, today)
             derived = derive(stream, rt.rules, as_of=as_of)
             open_ = [deadline_dict(d, today) for d in derived if d.state == "open"]

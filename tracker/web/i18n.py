@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
+from babel.dates import format_date
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -70,7 +72,9 @@ def _remember_lang() -> None:
         return
     g.lang = lang
     session["lang"] = lang
-    if current_user.is_authenticated and current_user.locale != lang:
+    if not current_user.is_authenticated:
+        session["lang_chosen"] = True  # chosen on the sign-in page: signing in saves it for the user
+    elif current_user.locale != lang:
         account.set_locale(current_app.extensions["tracker"], current_user.id, lang)
 
 
@@ -95,6 +99,19 @@ def countries() -> tuple[tuple[str, str], ...]:
     return _countries(current_lang())
 
 
+def usual_countries() -> tuple[tuple[str, str], ...]:
+    """(code, name) of the organization's usual countries (setting USUAL_COUNTRIES), in its order."""
+    raw = str(current_app.extensions["tracker"].settings.get("USUAL_COUNTRIES") or "")
+    codes = dict.fromkeys(c.strip().upper() for c in raw.split(","))
+    return tuple((c, country_name(c)) for c in codes if c in COUNTRY_CODES)
+
+
+def other_countries() -> tuple[tuple[str, str], ...]:
+    """Every country but the usual ones, sorted by name in the current language."""
+    usual = {c for c, _name in usual_countries()}
+    return tuple(item for item in countries() if item[0] not in usual)
+
+
 @cache
 def _territories(lang: str) -> Mapping[str, str]:
     return Locale.parse(lang).territories
@@ -114,6 +131,16 @@ def show_date(value: object, precision: str = "day") -> str:
     else:
         return ""
     return text[:7] if precision == "month" else text[:4] if precision == "year" else text
+
+
+def show_day(value: object, precision: str = "day") -> str:
+    """A date of the status card: YYYY-MM-DD, "October 2023" / "октябрь 2023", or the year alone."""
+    text = show_date(value)
+    if precision == "day" or len(text) != 10:
+        return text
+    if precision == "year":
+        return text[:4]
+    return format_date(date.fromisoformat(text), "LLLL y", locale=current_lang())
 
 
 def show_time(value: object) -> str:
@@ -138,6 +165,18 @@ def deadline_title(title: str) -> str:
     return title
 
 
+def name_events(entries: Iterable[Any]) -> None:
+    """Let this request's pages name a criminal case an event refers to by its date and article."""
+    refs: dict[str, str] = {}
+    for e in entries:
+        if e.type == "criminal_case_opened" and e.state != "retracted":
+            fix = e.correction
+            data = fix.data if fix is not None and fix.data is not None else e.data
+            day = show_date(e.effective_on, e.date_precision)
+            refs[e.id] = f"{day}, {_('article')} {data.get('article', '?')}"
+    g.event_refs = refs
+
+
 def show_value(type_name: str, field_name: str, value: Any) -> str:
     """A payload value as a person reads it."""
     if value == ERASED:
@@ -151,8 +190,14 @@ def show_value(type_name: str, field_name: str, value: Any) -> str:
     if kind in ("enum", "bool") or isinstance(value, bool):
         return labels.choice_label(value)
     if kind == "event_ref":
-        return str(value)[:8]
+        named = g.get("event_refs", {}).get(str(value))
+        return named if named is not None else str(value)[:8]
     return str(value)
+
+
+def readable_json(value: Any) -> str:
+    """JSON as a person reads it: letters of every script and quotes as they are (the page escapes it)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def multiline(text: str) -> Markup:
@@ -173,6 +218,8 @@ def init_app(app: Flask) -> None:
         lang_names=NAMES,
         current_lang=current_lang,
         countries=countries,
+        usual_countries=usual_countries,
+        other_countries=other_countries,
         type_label=labels.type_label,
         field_label=labels.field_label,
         choice_label=labels.choice_label,
@@ -187,4 +234,6 @@ def init_app(app: Flask) -> None:
         show_value=show_value,
         msg=messages.translate,
     )
-    app.jinja_env.filters.update(show_date=show_date, show_time=show_time, multiline=multiline)
+    app.jinja_env.filters.update(
+        readable_json=readable_json, show_date=show_date, show_time=show_time, multiline=multiline
+    )

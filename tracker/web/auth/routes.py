@@ -66,10 +66,13 @@ def login() -> Any:
             device,
         )
         if result.user is not None:
-            lang = session.get("lang")
+            lang, chosen = session.get("lang"), session.get("lang_chosen")
             session.clear()  # a fresh session on sign-in: nothing from before carries over
             if lang:
                 session["lang"] = lang
+            if chosen and lang in account.LOCALES and lang != result.user.locale:
+                # The language chosen on the sign-in page wins over the saved one, and is saved.
+                account.set_locale(runtime(), result.user.id, lang)
             login_user(WebUser(result.user))
             session["seen"] = session["since"] = int(time.time())
             session["username"] = result.user.username

@@ -38,6 +38,7 @@ class Input:
     required: bool = False
     value: str = ""
     choices: list[tuple[str, str]] | None = None
+    usual: tuple[tuple[str, str], ...] = ()  # offered first, in their own group (countries)
     error: str | None = None
     sensitive: bool = False
     max_length: int | None = None
@@ -46,6 +47,10 @@ class Input:
     hint: str = ""
     hidden: bool = False
     also_keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+#: Acts of the organization itself, known to the day: their form asks for no date precision.
+EXACT_DAY = frozenset({"deadline_resolved"})
 
 
 def pickable_types(role: str) -> list[tuple[str, list[str]]]:
@@ -109,6 +114,7 @@ class EventForm:
         self.inputs: list[Input] = []
         self.payload_inputs: list[tuple[Field, Input]] = []
         self.data_inputs: list[tuple[Field, Input]] = []
+        exact = type_name in EXACT_DAY
         if type_name not in CORRECTIONS:
             self.inputs.append(
                 Input(
@@ -118,9 +124,10 @@ class EventForm:
                     _("Date it happened"),
                     required=True,
                     value=values.get("occurred_on", today.isoformat()),
-                    hint=_("For an approximate date, choose the precision below."),
+                    hint="" if exact else _("For an approximate date, choose the precision below."),
                 )
             )
+        if type_name not in CORRECTIONS and not exact:
             precisions = [(p, labels.choice_label(p)) for p in DATE_PRECISIONS]
             self.inputs.append(
                 Input(
@@ -179,6 +186,8 @@ class EventForm:
             maximum=f.maximum,
         )
         item.choices = self._choices(owner, f, item.value)
+        if f.kind == "country":
+            item.usual = i18n.usual_countries()
         self.inputs.append(item)
         (self.data_inputs if prefix == "d-" else self.payload_inputs).append((f, item))
 
@@ -188,7 +197,7 @@ class EventForm:
         if f.kind == "enum":
             choices = [(c, labels.choice_label(c)) for c in f.choices]
         elif f.kind == "country":
-            choices = list(i18n.countries())
+            choices = list(i18n.other_countries())
         elif f.kind == "bool":
             choices = [("yes", labels.choice_label(True)), ("no", labels.choice_label(False))]
         elif f.kind == "event_ref" and f.name == "criminal_case":
@@ -210,7 +219,10 @@ class EventForm:
             ]
         else:
             return None
-        if value and value not in {c for c, _label in choices}:
+        known = {c for c, _label in choices} | (
+            {c for c, _label in i18n.usual_countries()} if f.kind == "country" else set()
+        )
+        if value and value not in known:
             choices.append((value, value))
         return empty + choices
 
@@ -234,7 +246,9 @@ class EventForm:
         return {
             "type": self.type.name,
             "occurred_on": self.values.get("occurred_on", "").strip(),
-            "date_precision": self.values.get("date_precision", "day"),
+            "date_precision": "day"
+            if self.type.name in EXACT_DAY
+            else self.values.get("date_precision", "day"),
             "data": data,
         }
 

@@ -16,6 +16,7 @@ from tracker.services import entry, erasure, reading, stay, timeline, users_admi
 from tracker.services.runtime import Forbidden, NotFound
 from tracker.web.cases import chart, stay_strip
 from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
+from tracker.web.i18n import name_events, show_day
 from tracker.web.labels import type_label
 from tracker.web.messages import translate
 from tracker.web.params import date_arg
@@ -129,10 +130,29 @@ def case_page(case_id: str) -> Any:
     return _render_case(page, errors)
 
 
+def _precisions(entries: list[timeline.Entry]) -> dict[str, str]:
+    """How precisely each day of the story is known: the status card's dates come from these events.
+
+    A day holding events of several precisions counts as the finest of them.
+    """
+    rank = {"day": 0, "month": 1, "year": 2}
+    out: dict[str, str] = {}
+    for e in entries:
+        if e.state == "retracted":
+            continue
+        day, precision = e.effective_on.isoformat(), e.date_precision
+        if day not in out or rank.get(precision, 0) < rank.get(out[day], 0):
+            out[day] = precision
+    return out
+
+
 def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
+    precisions = _precisions(page.entries)
+    name_events(page.entries)
     return render_template(
         "cases/case.html",
         page=page,
+        status_day=lambda value: show_day(value, precisions.get(str(value or ""), "day")),
         chart=chart.render(page.chronology, page.as_of is not None),
         stay_strip=stay_strip.render(page.stay_strip),
         types=pickable_types(current_user.role),
@@ -177,6 +197,18 @@ def _target(ctx: entry.FormContext, event_id: str | None) -> timeline.Entry | No
     return next((e for e in ctx.entries if e.id == event_id and e.actionable), None)
 
 
+def _not_a_target(ctx: entry.FormContext, event_id: str | None) -> tuple[str | None, int]:
+    """Why `event_id` cannot be corrected or retracted (None and 200 when no event was named)."""
+    if not event_id:
+        return None, 200
+    named = next((e for e in ctx.entries if e.id == event_id), None)
+    if named is None:
+        return _("This case has no such event."), 404
+    if named.state == "retracted":
+        return _("This event was retracted: a retracted event cannot be corrected or retracted."), 422
+    return _("This event cannot be corrected or retracted; choose the event it acts on."), 422
+
+
 @bp.route("/cases/<case_id>/events/new", methods=["GET", "POST"])
 @login_required
 def new_event(case_id: str) -> Any:
@@ -191,7 +223,11 @@ def new_event(case_id: str) -> Any:
         ), (404 if type_name else 200)
     target = _target(ctx, values.get("event_id"))
     if type_name in CORRECTIONS and target is None:
-        return render_template("cases/pick_target.html", ctx=ctx, type_name=type_name)
+        problem, status = _not_a_target(ctx, values.get("event_id"))
+        return render_template(
+            "cases/pick_target.html", ctx=ctx, type_name=type_name, problem=problem
+        ), status
+    name_events(ctx.entries)
     form = EventForm(type_name, ctx, values, rt.today(), target)
     status = 200
     version = ctx.version
