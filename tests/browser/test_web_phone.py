@@ -96,3 +96,35 @@ def test_every_page_fits_a_phone(page, live, sign_in, role, lang):
             _shoot(page, f"{role}-{lang}-{name}")
     assert seen >= 8
     assert not too_wide, too_wide
+
+
+# Each open deadline's cells (its state, its Resolve link) that stick out of the deadlines card.
+CLIPPED = """() => { const card = document.querySelector('#deadlines').getBoundingClientRect();
+  return [...document.querySelectorAll('#deadlines > .scroll td, #deadlines > .scroll td a')]
+    .filter(e => e.getBoundingClientRect().right > card.right - 1 && e.textContent.trim())
+    .map(e => e.textContent.trim()); }"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_deadlines_card_shows_state_and_resolve_on_a_laptop(real_page, sign_in, lang):
+    page = real_page
+    page.set_viewport_size(LAPTOP)
+    sign_in(page, "anna")
+    page.goto(f"/?lang={lang}")
+    page.click("#my-cases >> text=Farhad")
+    page.wait_for_selector("#deadlines > .scroll tbody tr")
+    resolve = page.locator("#deadlines > .scroll tbody a[href*='type=deadline_resolved']")
+    assert resolve.count() == page.locator("#deadlines > .scroll tbody tr").count() > 0
+    assert page.evaluate(CLIPPED) == []  # before anything is scrolled
+    box = page.locator("#deadlines > .scroll")
+    assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), "the deadlines scroll sideways in their card"
+    for i in range(resolve.count()):
+        resolve.nth(i).scroll_into_view_if_needed()
+        assert resolve.nth(i).is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
+    if SHOTS:
+        page.locator("#deadlines").screenshot(path=str(Path(SHOTS) / f"laptop-{lang}-deadlines.png"))
+    # Resolving through the link opens the form for that deadline.
+    resolve.first.click()
+    page.wait_for_selector("form.event-form")
+    assert "type=deadline_resolved" in page.url
