@@ -14,6 +14,8 @@ PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 900}
 ROLES = ("anna", "sam", "otto", "ada")  # caseworker, supervisor, auditor, admin
 SHOTS = os.environ.get("TRACKER_PHONE_SHOTS")  # a folder: the test then also saves each page it measured
+DOC_SHOTS = os.environ.get("TRACKER_SCREENSHOTS")  # the docs' folder: a supervisor's phone in Russian
+FOR_DOCS = {"/": "phone_dashboard", "/cases": "phone_cases"}
 
 # What sticks out to the right of the screen, outside a box that scrolls sideways on purpose.
 OUTSIDE = """(limit) => [...document.querySelectorAll('main *')].filter(e => {
@@ -91,6 +93,11 @@ def test_every_page_fits_a_phone(page, live, sign_in, role, lang):
         text = page.evaluate(CHART_TEXT) if page.locator("svg.chronology").count() else None
         if width > PHONE["width"] or outside or hidden or (text is not None and text < 10):
             too_wide[path] = (width, outside, hidden, text)
+        if DOC_SHOTS and (role, lang) == ("sam", "ru") and path in FOR_DOCS:
+            page.screenshot(path=str(Path(DOC_SHOTS) / f"{FOR_DOCS[path]}.png"))
+        if SHOTS and text is not None:
+            chart = Path(SHOTS) / f"{role}-{lang}-chronology-{seen}.png"
+            page.locator("#chronology").screenshot(path=str(chart))
         if "type=" not in path or "event_corrected" in path:
             name = path.strip("/").replace("/", "_").replace("?", "_") or "dashboard"
             _shoot(page, f"{role}-{lang}-{name}")
