@@ -35,6 +35,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
 
 
+def display_path(path: Path) -> str:
+    """A path as an error message shows it: relative to the working folder when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_rules_toml(path: Path, error: type[ConfigError], what: str) -> dict[str, Any]:
+    """A rules file (`what`: e.g. "rules file") as TOML; one-line `error`s naming the file."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise error(f"{display_path(path)}: cannot read the {what} ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{display_path(path)}: not valid TOML: {exc}") from None
+
+
 def _coerce(key: str, raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         if raw.lower() in ("1", "true", "yes", "on"):

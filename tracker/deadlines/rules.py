@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -12,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tracker.config import ConfigError
+from tracker.config import ConfigError, display_path, read_rules_toml
 from tracker.deadlines.calendar import Period, parse_period
 from tracker.events.catalogue import CATALOGUE, Field
 from tracker.events.countries import is_country_code
@@ -155,25 +154,8 @@ def load_rules(paths: str | Path | Sequence[str | Path]) -> Rules:
         raise RuleError("no deadline rules file given")
     layers = _Layers()
     for path in map(Path, paths):
-        layers.add(_display(path), _read(path))
+        layers.add(display_path(path), read_rules_toml(path, RuleError, "rules file"))
     return layers.build()
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise RuleError(f"{_display(path)}: cannot read the rules file ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{_display(path)}: not valid TOML: {exc}") from None
 
 
 class _Layers:

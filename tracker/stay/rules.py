@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tracker.config import ConfigError
+from tracker.config import ConfigError, display_path, read_rules_toml
 from tracker.events.catalogue import CATALOGUE
 from tracker.events.countries import is_country_code
 from tracker.resources import DEFAULTS
@@ -106,7 +105,7 @@ def load_stay_rules(paths: str | Path | Sequence[str | Path]) -> StayRules:
     areas: dict[str, frozenset[str]] = {}
     raw: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
     for path in map(Path, paths):
-        src, doc = _display(path), _read(path)
+        src, doc = display_path(path), read_rules_toml(path, StayRuleError, "stay rules file")
         for key in doc:
             if key not in ("groups", "areas", "rules"):
                 _fail(src, f"unknown section {key!r} (expected one of: groups, areas, rules)")
@@ -225,25 +224,6 @@ def _code_lists(table: Any, where: str) -> dict[str, frozenset[str]]:
             _fail(f"{where}.{name}", f"must be a list of country codes in capitals, not {codes!r}")
         out[name] = frozenset(codes)
     return out
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise StayRuleError(
-            f"{_display(path)}: cannot read the stay rules file ({exc.strerror or exc})"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StayRuleError(f"{_display(path)}: not valid TOML: {exc}") from None
 
 
 def _fail(where: str, problem: str) -> NoReturn:
