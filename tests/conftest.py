@@ -226,3 +226,21 @@ def add_event(api: Json, case_id: str, type_: str, occurred_on: str, data: dict,
     )
     assert r.status_code == 201, r.get_json()
     return dict(r.get_json())
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo, migrated and loaded once per module (tests/browser/webkit.py), for `demo_app` to copy."""
+    from browser.webkit import demo_template
+
+    return demo_template(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def demo_app(template: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A copy of the demo of this module, for one test."""
+    from browser.webkit import copy_app
+
+    app = copy_app(template, tmp_path, monkeypatch)
+    yield app
+    app.extensions["tracker"].db.dispose()

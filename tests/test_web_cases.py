@@ -9,22 +9,10 @@ import uuid
 from importlib import resources
 
 import pytest
-from browser.webkit import case_id, copy_app, demo_template, make_user, post_form, sign_in, signed_in, text
+from browser.webkit import case_id, make_user, post_form, sign_in, signed_in, text
 
 from tracker.events.catalogue import CATALOGUE, SENSITIVE
 from tracker.services.demo import DEMO_FILES
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def demo_app(template, tmp_path, monkeypatch):
-    app = copy_app(template, tmp_path, monkeypatch)
-    yield app
-    app.extensions["tracker"].db.dispose()
 
 
 def demo_secrets() -> list[str]:

@@ -6,24 +6,11 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-from browser.webkit import PASSWORD, case_id, copy_app, demo_template, post_form, sign_in, text
+from browser.webkit import PASSWORD, case_id, post_form, sign_in, text
 
 from tracker.services.demo import DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def demo_app(template, tmp_path, monkeypatch):
-    app = copy_app(template, tmp_path, monkeypatch)
-    yield app
-    app.extensions["tracker"].db.dispose()
 
 
 def client_of(app, name):

@@ -8,9 +8,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from browser.webkit import copy_app, demo_template, sign_in, text
+from browser.webkit import sign_in, text
 from corekit import record
 
 from tracker.auth.users import Actor
@@ -22,18 +21,6 @@ ROW = re.compile(
     r"<td>.*?</td>\s*<td class=\"caseworker\">([^<]*)</td>",
     re.S,
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: Any) -> Any:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def demo_app(template: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    app = copy_app(template, tmp_path, monkeypatch)
-    yield app
-    app.extensions["tracker"].db.dispose()
 
 
 def client_of(app: Any, name: str) -> Any:
