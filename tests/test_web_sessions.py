@@ -178,7 +178,7 @@ def test_an_admin_password_reset_stops_the_users_calendar_feed(app: Any) -> None
 
 
 def test_a_session_ends_after_its_longest_life_even_when_kept_busy(sqlite_app: Any) -> None:
-    from tracker.web.auth.routes import SESSION_MAX_HOURS
+    from tracker.web.security import SESSION_MAX_HOURS
 
     client = signed_in(sqlite_app, "anna", "caseworker")
     assert signed_in_page(client)

@@ -68,27 +68,43 @@ def client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
+#: However busy, a session ends this long after its sign-in.
+SESSION_MAX_HOURS = 12
+
+
 def _idle_check() -> Any:
-    """End a session that was idle too long; remember this request as the latest activity."""
+    """End a session that was idle too long, or that began more than SESSION_MAX_HOURS ago however busy
+    it was kept (so a copied cookie cannot live on for good); remember this request as the latest activity."""
     if request.blueprint == "api" or request.endpoint in (None, "web.static"):
         return None
     if "_user_id" not in session:
         return None
     now = int(time.time())
-    seen = session.get("seen")
+    seen, since = session.get("seen"), session.get("since")
     idle = int(current_app.config.get("SESSION_IDLE_MINUTES", 30)) * 60
     if isinstance(seen, int) and now - seen > idle:
-        name = session.get("username")
-        logout_user()
-        session.clear()
-        if name:
-            signin.sign_out(runtime(), str(name), client_address(), "inactivity")
-        flash(_("Your session ended after a time without activity. Please sign in again."), "info")
-        return redirect(
-            url_for("web_auth.login", next=request.full_path if request.method == "GET" else None)
+        why, message = (
+            "inactivity",
+            _("Your session ended after a time without activity. Please sign in again."),
         )
-    session["seen"] = now
-    return None
+    elif not isinstance(since, int) or now - since >= SESSION_MAX_HOURS * 3600:
+        why, message = (
+            "lifetime",
+            _(
+                "Your session has ended: a session lasts at most %(hours)s hours. Please sign in again.",
+                hours=SESSION_MAX_HOURS,
+            ),
+        )
+    else:
+        session["seen"] = now
+        return None
+    name = session.get("username")
+    logout_user()
+    session.clear()
+    if name:
+        signin.sign_out(runtime(), str(name), client_address(), why)
+    flash(message, "info")
+    return redirect(url_for("web_auth.login", next=request.full_path if request.method == "GET" else None))
 
 
 def _enrol_gate() -> Any:

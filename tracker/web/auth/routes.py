@@ -22,29 +22,6 @@ from tracker.web.messages import translate
 from tracker.web.security import WebUser, client_address, runtime
 
 bp = Blueprint("web_auth", __name__)
-#: However busy, a session ends this long after its sign-in (a copied cookie cannot live on for good).
-SESSION_MAX_HOURS = 12
-
-
-@bp.before_app_request
-def _session_lifetime() -> Any:
-    if request.blueprint == "api" or request.endpoint in (None, "web.static"):
-        return None
-    if "_user_id" not in session:
-        return None
-    since = session.get("since")
-    if isinstance(since, int) and time.time() - since < SESSION_MAX_HOURS * 3600:
-        return None
-    logout_user()
-    session.clear()
-    flash(
-        _(
-            "Your session has ended: a session lasts at most %(hours)s hours. Please sign in again.",
-            hours=SESSION_MAX_HOURS,
-        ),
-        "info",
-    )
-    return redirect(url_for("web_auth.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
