@@ -98,6 +98,7 @@ def _core_messages() -> set[str]:
     """The messages the catalogue gives for every kind of bad value of every field."""
     found: set[str] = set()
     bad_values = [123, "x", "", "zz", "2023-02-30", "9" * 6000, True, {"a": 1}, -5, 10**9, "\x07", 1.5]
+    bad_values.append("\u200c")  # a lone joiner: no visible character
     for name, event_type in CATALOGUE.items():
         for field in event_type.fields:
             for value in bad_values:

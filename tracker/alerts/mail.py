@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from tracker.alerts.delivery import Item
 from tracker.alerts.planning import ESCALATION, OVERDUE
 from tracker.config import ConfigError
+from tracker.events.fields import NOT_ONE_LINE, is_one_line
 
 SCHEMES = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
 TIMEOUT_SECONDS = 30
@@ -31,11 +31,7 @@ def one_line(text: str) -> str:
     """`text` fit for a header or a line of the body: breaks, controls and bidi or format characters
     (but the joiners some scripts need) become spaces. Values stored before single-line fields were
     checked may hold any of them; a header must never be split by one."""
-    chars = (
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") and c not in "\u200c\u200d" else c
-        for c in text
-    )
-    return " ".join("".join(chars).split())
+    return " ".join(NOT_ONE_LINE.sub(" ", text).split())
 
 
 def check_sender(address: str) -> None:
@@ -49,8 +45,7 @@ def check_sender(address: str) -> None:
 def check_address(address: str, whose: str) -> str:
     """The address (`a@b` or `Name <a@b>`), or Uncomposable when it could split a header or is not
     one address."""
-    unsafe = any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in address)
-    if unsafe or not _ADDRESS.fullmatch(parseaddr(address)[1]):
+    if not is_one_line(address) or not _ADDRESS.fullmatch(parseaddr(address)[1]):
         raise Uncomposable(f"the e-mail address {whose} is not a valid address")
     return address
 
@@ -152,9 +147,9 @@ def compose(items: Sequence[Item], sender: str, base_url: str, today: date) -> E
     ]
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = check_address(sender, "in MAIL_FROM")
+    message["From"] = sender  # checked once before a pass (check_sender)
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "tracker")
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "tracker")
     message.set_content("\n".join(lines))
     return message

@@ -159,7 +159,7 @@ def is_one_line(text: str) -> bool:
     A single-line value ends up in mail subjects, calendar summaries, file names and table cells:
     a line break there splits a header, a right-to-left override disguises what is shown.
     """
-    return _NOT_ONE_LINE.search(text) is None
+    return NOT_ONE_LINE.search(text) is None
 
 
 def _clean_string(value: str, limit: int, kind: str) -> str:
@@ -228,7 +228,7 @@ ONE_LINE_EXCLUDED = tuple(_excluded(False))
 MULTI_LINE_EXCLUDED = tuple(_excluded(True))
 char_class = _char_class
 # Lone surrogates (Cs) too, which no text can store (and JSON cannot carry, so the pattern leaves them out).
-_NOT_ONE_LINE = re.compile(_char_class(ONE_LINE_EXCLUDED, negated=False)[:-1] + "\ud800-\udfff]")
+NOT_ONE_LINE = re.compile(_char_class(ONE_LINE_EXCLUDED, negated=False)[:-1] + "\ud800-\udfff]")
 #: The JSON Schema patterns that say the same as is_one_line and the multi-line check.
 ONE_LINE_PATTERN = f"^[ \\t\\n\\r]*{_char_class(ONE_LINE_EXCLUDED)}*[ \\t\\n\\r]*$"
 MULTI_LINE_PATTERN = f"^{_char_class(MULTI_LINE_EXCLUDED)}*$"

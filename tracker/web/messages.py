@@ -44,7 +44,11 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         _l("must be on one line, without control or invisible formatting characters"),
         {},
     ),
-    (r"must contain a visible character", _l("must contain a visible character"), {}),
+    (
+        r"must contain a visible character, and begin and end with one",
+        _l("must contain a visible character, and begin and end with one"),
+        {},
+    ),
     (r"must be true or false", _l("must be yes or no"), {}),
     (r"must be a whole number", _l("must be a whole number"), {}),
     (r"must be a number", _l("must be a number"), {}),
