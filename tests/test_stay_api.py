@@ -178,3 +178,25 @@ def test_a_case_opened_after_the_crossing_is_counted_by_the_citizenship_rule(adm
     assert stay_deadlines(admin, case_id) == [("2023-05-01", "open")]
     stay = stay_of(admin, case_id, as_of="2023-02-05")
     assert stay is not None and stay["rule"]["citizens"] == "EAEU" and stay["last_lawful_day"] == "2023-05-01"
+
+
+@pytest.mark.parametrize(
+    ("moved", "after"),
+    [
+        # to a country without a counted stay: the Kazakh limit is met, not forgotten
+        ("fled_country", {"from_country": "KZ", "to_country": "US"}),
+        # to a country with its own rule: the Kazakh limit is met, and Georgia's begins
+        ("relocated", {"country": "GE", "city": "Tbilisi"}),
+    ],
+)
+def test_moving_on_meets_the_limit_of_the_country_left(
+    admin: Any, kz_app: Any, moved: str, after: dict[str, str]
+) -> None:
+    kz_app.extensions["tracker"].clock = lambda: datetime(2023, 3, 10, 12, 0, tzinfo=UTC)
+    case_id = open_case(admin, "Sparrow", "2023-01-20")
+    entered_kz(admin, case_id)
+    assert stay_deadlines(admin, case_id) == [("2023-05-01", "open")]
+    add_event(admin, case_id, moved, "2023-03-01", after)
+    limits = stay_deadlines(admin, case_id)
+    assert ("2023-05-01", "met") in limits, limits
+    assert ("2023-05-01", "open") not in limits

@@ -64,6 +64,23 @@ def test_an_organization_file_replaces_a_rule_and_adds_a_country(write) -> None:
     assert uz is not None and uz.limits.max_per_stay == 60
 
 
+def test_a_rule_that_names_the_default_kind_or_its_citizens_in_another_order_replaces_the_same_rule(
+    write,
+) -> None:
+    base = write(
+        '[[rules]]\nhost = "KG"\ncitizens = ["RU", "BY"]\nwindow = "90 in 180"\nsource = "s"\n'
+        "checked = 2026-12-01\n",
+        "base-stay.toml",
+    )
+    org = write(
+        '[[rules]]\nhost = "KG"\ncitizens = ["BY", "RU"]\nstay_kind = "visa_free"\nwindow = "60 in 180"\n'
+        'source = "counsel"\nchecked = 2026-12-01\n'
+    )
+    rules = load_stay_rules([DEFAULT_STAY_RULES_PATH, base, org])
+    kg = [r for r in rules.rules if r.host == "KG"]
+    assert len(kg) == 1 and kg[0].limits.window_max == 60 and kg[0].source == "counsel"
+
+
 SOURCE = "source = 's'\nchecked = 2024-01-01\n"
 
 

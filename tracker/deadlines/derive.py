@@ -10,7 +10,7 @@ from typing import Any
 from tracker.deadlines.calendar import roll_forward
 from tracker.deadlines.rules import STAY_COUNT, TITLE_FIELDS, KindRule, Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
-from tracker.stay.history import STAY_TYPES, counted_stay_entry, read_history, stay_count
+from tracker.stay.history import STAY_TYPES, read_history, stay_count
 
 #: States decided here; the reader shows an open deadline whose due_on has passed as "overdue".
 STATES = ("open", "resolved", "superseded", "met")
@@ -78,9 +78,7 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
     closing: str | None = None
     country: str | None = None  # where the person is, to tell an arrival from a move within a country
     stay_rules = [r for r in rules.kind_rules.values() if r.due_rule == STAY_COUNT]
-    stay_from = counted_stay_entry(story, rules.stay) if stay_rules else None
     citizen = read_history(story).citizenship if stay_rules else None
-    counting = False
     for index, event in enumerate(story):
         if event.type == "case_closed":
             closing = closing or event.id
@@ -93,8 +91,9 @@ def _fold(story: list[Recorded], rules: Rules) -> list[Deadline]:
             created = _create(rule, event, story, rules, country)
             if created is not None:
                 items.append(created)
-        counting = counting or event.id == stay_from
-        for rule in stay_rules if counting and event.type in STAY_TYPES else ():
+        # Every stay is followed from its start, so that one the person has left ends as met instead of
+        # vanishing (its alerts may have gone out).
+        for rule in stay_rules if event.type in STAY_TYPES else ():
             _stay_step(rule, items, story[: index + 1], rules, citizen)
         if event.type == "fled_country":
             country = event.data.get("to_country") or country
@@ -129,8 +128,10 @@ def _stay_step(
     if current is not None and current.due_on == due:
         return
     if current is not None:
-        # Leaving meets the limit; a permit with no end or a change of rule ends it; else it moved.
-        left = found is not None and not found[2].inside
+        # Leaving (also for a country without a counted stay) meets the limit; a permit with no end
+        # or a change of rule ends it; else it moved.
+        here = found[0] if found is not None else read_history(story).country
+        left = (found is not None and not found[2].inside) or here != current.view["country"]
         current.end("met" if left else "superseded" if due is not None else "resolved", event)
     if found is not None and due is not None:
         title = rule.title.format_map(_Unknown({"country": found[0]}))

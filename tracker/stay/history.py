@@ -133,18 +133,6 @@ def _permit(h: History, e: Recorded) -> None:
                 p.end = last
 
 
-def counted_stay_entry(story: Sequence[Recorded], rules: StayRules) -> str | None:
-    """The id of the event by which the person last entered the country (or area) counted at the end
-    of the story; None when no rule counts it."""
-    h = read_history(story)
-    found = counted_rule(h, rules)
-    if found is None:
-        return None
-    countries = found[1].countries
-    entries = [i for i, c in enumerate(h.crossings) if c.direction == ENTERED and c.country in countries]
-    return h.crossed_by[entries[-1]] if entries else None
-
-
 def counted_rule(h: History, rules: StayRules) -> tuple[str, StayRule] | None:
     """The country counted (the one the person is in, else the one left last) and its rule."""
     country = h.country or h.last_left

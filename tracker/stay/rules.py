@@ -121,7 +121,8 @@ def load_stay_rules(paths: str | Path | Sequence[str | Path]) -> StayRules:
                 if key not in _RULE_KEYS:
                     _fail(where, f"unknown key {key!r} (expected one of: {', '.join(_RULE_KEYS)})")
             citizens = entry.get("citizens")
-            same = (host, tuple(citizens) if isinstance(citizens, list) else citizens, entry.get("stay_kind"))
+            group = tuple(sorted(map(str, citizens))) if isinstance(citizens, list) else citizens
+            same = (host, group, entry.get("stay_kind", VISA_FREE))
             # A later file's rule for the same host, citizens and kind replaces the earlier one.
             raw[same] = (where, entry)
     rules = tuple(_rule(entry, where, groups, areas) for where, entry in raw.values())
