@@ -51,8 +51,9 @@ def test_the_case_page_shows_the_count_and_the_strip(web_app: Any, case: str) ->
 def test_the_case_page_as_of_a_date_shows_the_count_then(web_app: Any, case: str) -> None:
     client = signed_in(web_app, "ada", "admin")
     card = stay_card(text(client.get(f"/cases/{case}?as_of=2023-01-15")))
-    assert "41 of 90 in the last 180 days" in card and "In the country" in card
-    assert "Earliest lawful re-entry" in card and "stay-plan-form" not in card
+    assert "41 of 90 in the last 180 days" in card
+    assert "<dt>In the country</dt><dd>no</dd>" in card
+    assert "<dt>Earliest lawful re-entry</dt><dd>2023-01-15</dd>" in card and "stay-plan-form" not in card
 
 
 def test_a_warning_shows_contradictory_crossings(web_app: Any, case: str, api_for: Any) -> None:
