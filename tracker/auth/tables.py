@@ -61,6 +61,12 @@ class AccessRow(Base):
     action: Mapped[str] = mapped_column(sa.String(40))
     via: Mapped[str] = mapped_column(sa.String(8))
 
+    # The organization's audit log reads case reads newest first by (at, id), all or one user's.
+    __table_args__ = (
+        sa.Index("ix_access_log_at_id", "at", "id"),
+        sa.Index("ix_access_log_username_at_id", "username", "at", "id"),
+    )
+
 
 class SigninAttemptRow(Base):
     """A sign-in attempt, for the limits. `username` is a keyed digest of what was typed (it may be a

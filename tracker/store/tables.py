@@ -31,7 +31,12 @@ class EventRow(Base):
     meta: Mapped[str] = mapped_column("metadata", sa.Text)
     hash: Mapped[str] = mapped_column(sa.String(64))
 
-    __table_args__ = (sa.UniqueConstraint("case_id", "version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "version"),
+        # The organization's audit log (event writes by time, or by user and time); the picker's usual types.
+        sa.Index("ix_events_recorded_at_position", "recorded_at", "position"),
+        sa.Index("ix_events_recorded_by_recorded_at_position", "recorded_by", "recorded_at", "position"),
+    )
 
 
 class CaseKeyRow(Base):
