@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,10 @@ from tracker.services.reading import deadline_dict, log_access, visible_case
 from tracker.services.runtime import Forbidden, Runtime
 from tracker.services.timeline import Entry, entries
 from tracker.store.events import ConcurrencyError, read_stream
+from tracker.store.tables import EventRow
+
+#: A user's usual event types are counted over this many of the events they recorded last.
+USUAL_WINDOW = 200
 
 
 class Conflict(Exception):
@@ -84,6 +89,23 @@ def form_context(rt: Runtime, actor: Actor, case_id: str) -> FormContext:
             assignable=assignable,
             erased=case.erased,
         )
+
+
+def usual_types(rt: Runtime, actor: Actor) -> list[str]:
+    """The types the actor recorded at least twice among their USUAL_WINDOW newest events, most often
+    first (a tie: the one recorded last first)."""
+    with rt.db.read() as session:
+        recent = list(
+            session.scalars(
+                sa.select(EventRow.type)
+                .where(EventRow.recorded_by == actor.username)
+                .order_by(EventRow.recorded_at.desc(), EventRow.position.desc())
+                .limit(USUAL_WINDOW)
+            )
+        )
+    counts = Counter(recent)
+    latest = {name: i for i, name in reversed(list(enumerate(recent)))}
+    return sorted((t for t, n in counts.items() if n >= 2), key=lambda t: (-counts[t], latest[t]))
 
 
 def open_case(rt: Runtime, actor: Actor, body: dict[str, Any], request_id: str | None = None) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tracker.auth.users import Actor
 from tracker.deadlines.derive import derive
+from tracker.events.catalogue import CATALOGUE
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
 from tracker.projections import status as fold
 from tracker.projections.recorded import to_recorded
@@ -24,6 +25,75 @@ from tracker.stay.history import stay_status
 from tracker.stay.strip import Strip, strip
 from tracker.store.events import read_stream
 from tracker.store.tables import EventRow
+
+#: The kinds the timeline filters by, and the catalogue's groups each one gathers.
+KINDS = ("legal", "movement", "safety", "support", "notes")
+KIND_OF_GROUP = {
+    "service": "legal",
+    "stay": "legal",
+    "documents": "legal",
+    "prosecution": "legal",
+    "detention": "legal",
+    "protection": "legal",
+    "movement": "movement",
+    "safety": "safety",
+    "support": "support",
+    "intake": "notes",
+    "closing": "notes",
+}
+#: Events that keep a case going without changing its story; a run of them is folded.
+ROUTINE = frozenset(
+    {
+        "contact_made",
+        "note_added",
+        "contact_details_changed",
+        "check_in_plan_set",
+        "assistance_provided",
+        "referral_made",
+        "reminder_set",
+        "deadline_resolved",
+        "caseworker_assigned",
+        "caseworker_unassigned",
+    }
+)
+#: This many routine events in a row, or more, are folded behind one summary line.
+QUIET_RUN = 3
+_ABSENT = object()
+
+
+def kind_of(type_name: str) -> str:
+    """The timeline kind of an event type."""
+    event_type = CATALOGUE.get(type_name)
+    return KIND_OF_GROUP.get(event_type.group, "notes") if event_type is not None else "notes"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an event as a correction left it: `changed` shows the old value struck through."""
+
+    name: str
+    old: Any
+    new: Any
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.old != self.new)
+
+    @property
+    def had(self) -> bool:
+        return self.old is not _ABSENT
+
+    @property
+    def has(self) -> bool:
+        return self.new is not _ABSENT
+
+
+def changes(type_name: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Every field of either version, in the catalogue's order, with its old and its new value."""
+    event_type = CATALOGUE.get(type_name)
+    known = list(event_type.field_names) if event_type is not None else []
+    names = [n for n in known if n in old or n in new] + [n for n in {**old, **new} if n not in known]
+    return [Change(n, old.get(n, _ABSENT), new.get(n, _ABSENT)) for n in names]
 
 
 @dataclass
@@ -38,6 +108,8 @@ class Fix:
     reason: str | None
     data: dict[str, Any] | None = None  # what a correction says the event's data is now
     occurred_on: str | None = None  # the date a correction moves the event to, if any
+    before: dict[str, Any] = field(default_factory=dict)  # the data as it counted before this fix
+    before_on: date | None = None  # the day it counted on before this fix
 
 
 @dataclass
@@ -56,6 +128,7 @@ class Entry:
     hash: str
     fixes: list[Fix] = field(default_factory=list)
     target: Entry | None = None
+    kind: str = "notes"  # legal, movement, safety, support or notes (KINDS)
 
     @property
     def state(self) -> str:
@@ -78,6 +151,42 @@ class Entry:
             except ValueError:
                 return self.occurred_on
         return self.occurred_on
+
+    @property
+    def moved_from(self) -> date | None:
+        """The day the event was recorded on, when a correction moved it to another."""
+        return self.occurred_on if self.effective_on != self.occurred_on else None
+
+    @property
+    def counts_as(self) -> dict[str, Any]:
+        """The data the event counts with now: the latest correction's, else its own."""
+        fix = self.correction
+        return fix.data if fix is not None and fix.data is not None else self.data
+
+    @property
+    def changes(self) -> list[Change]:
+        """Its fields from what was recorded to what counts now (a corrected event)."""
+        return changes(self.type, self.data, self.counts_as)
+
+    @property
+    def own_fix(self) -> Fix | None:
+        """For a correction or retraction: what it did to its target."""
+        if self.target is None:
+            return None
+        return next((f for f in self.target.fixes if f.event_id == self.id), None)
+
+    @property
+    def fix_changes(self) -> list[Change]:
+        """For a correction: the fields of its target that it changed."""
+        fix = self.own_fix
+        if fix is None or self.target is None or fix.data is None:
+            return []
+        return [c for c in changes(self.target.type, fix.before, fix.data) if c.changed]
+
+    @property
+    def routine(self) -> bool:
+        """Whether it may be folded with its neighbours: routine, and neither corrected nor retracted."""
+        return self.type in ROUTINE and self.state == "counts"
 
     @property
     def actionable(self) -> bool:
@@ -122,10 +231,18 @@ def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry
             hash=row.hash,
         )
         target = by_id.get(str(entry.data.get("event_id", ""))) if row.type in CORRECTION_TYPES else None
+        entry.kind = kind_of(row.type)
+        if row.type == "deadline_resolved":
+            # A deadline's key names the event it comes from: kind:EVENT_ID:DUE_ON.
+            parts = str(entry.data.get("deadline_key", "")).split(":")
+            source = by_id.get(parts[1]) if len(parts) == 3 else None
+            entry.kind = source.kind if source is not None else entry.kind
         if target is not None:
             entry.target = target
+            entry.kind = target.kind
             kind = "corrected" if row.type == "event_corrected" else "retracted"
             new_data = entry.data.get("data") if kind == "corrected" else None
+            before, before_on = dict(target.counts_as), target.effective_on
             target.fixes.append(
                 Fix(
                     kind,
@@ -136,6 +253,8 @@ def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry
                     entry.data.get("reason"),
                     new_data if isinstance(new_data, dict) else None,
                     entry.data.get("occurred_on") if kind == "corrected" else None,
+                    before,
+                    before_on,
                 )
             )
         by_id[row.id] = entry
@@ -192,7 +311,8 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
     if as_of is not None:
         # The same cut-off as the status: an event moved by a correction counts on its new date.
         timeline = [e for e in timeline if e.effective_on <= as_of]
-    timeline.sort(key=lambda e: (e.occurred_on, e.version), reverse=True)
+    # A corrected date moves the event: it sits among the events of the day it now counts on.
+    timeline.sort(key=lambda e: (e.effective_on, e.version), reverse=True)
     return CasePage(
         id=case_id,
         version=case.version,
@@ -206,3 +326,45 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
         erased=case.erased,
         stay_strip=strip(story, rt.rules.stay, today),
     )
+
+
+@dataclass
+class Quiet:
+    """A run of routine events, folded behind one summary line."""
+
+    entries: list[Entry]
+
+    @property
+    def first(self) -> date:
+        return min(e.effective_on for e in self.entries)
+
+    @property
+    def last(self) -> date:
+        return max(e.effective_on for e in self.entries)
+
+
+def only_kinds(timeline: list[Entry], kinds: frozenset[str] | set[str]) -> list[Entry]:
+    """The events of the chosen kinds (all of them when none is chosen)."""
+    return [e for e in timeline if e.kind in kinds] if kinds else list(timeline)
+
+
+def fold_quiet(timeline: list[Entry], run: int = QUIET_RUN) -> list[Entry | Quiet]:
+    """The timeline with each run of `run` or more routine events in a row folded into one Quiet."""
+    out: list[Entry | Quiet] = []
+    pending: list[Entry] = []
+
+    def flush() -> None:
+        if len(pending) >= run:
+            out.append(Quiet(list(pending)))
+        else:
+            out.extend(pending)
+        pending.clear()
+
+    for e in timeline:
+        if e.routine:
+            pending.append(e)
+        else:
+            flush()
+            out.append(e)
+    flush()
+    return out

@@ -143,6 +143,19 @@ def show_day(value: object, precision: str = "day") -> str:
     return format_date(date.fromisoformat(text), "LLLL y", locale=current_lang())
 
 
+def month_span(first: date, last: date) -> str:
+    """The months a stretch of the timeline covers.
+
+    "March 2024", "March–June 2024", "November 2023 – February 2024".
+    """
+    lang = current_lang()
+    if (first.year, first.month) == (last.year, last.month):
+        return format_date(first, "LLLL y", locale=lang)
+    if first.year == last.year:
+        return f"{format_date(first, 'LLLL', locale=lang)}–{format_date(last, 'LLLL y', locale=lang)}"
+    return f"{format_date(first, 'LLLL y', locale=lang)} – {format_date(last, 'LLLL y', locale=lang)}"
+
+
 def show_time(value: object) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -232,6 +245,8 @@ def init_app(app: Flask) -> None:
         country_name=country_name,
         deadline_title=deadline_title,
         show_value=show_value,
+        month_span=month_span,
+        kind_label=lambda k: str(labels.KINDS.get(k, k)),
         msg=messages.translate,
     )
     app.jinja_env.filters.update(

@@ -69,6 +69,16 @@ GROUPS = {
     "safety": _l("Safety and contact"),
     "support": _l("Support"),
     "closing": _l("Deadlines, corrections and closing"),
+    "usual": _l("Your usual"),
+}
+
+#: The kinds the timeline filters by (tracker.services.timeline.KINDS).
+KINDS = {
+    "legal": _l("Legal"),
+    "movement": _l("Movement"),
+    "safety": _l("Safety"),
+    "support": _l("Support"),
+    "notes": _l("Notes and case"),
 }
 
 FIELDS = {

@@ -53,14 +53,21 @@ class Input:
 EXACT_DAY = frozenset({"deadline_resolved"})
 
 
-def pickable_types(role: str) -> list[tuple[str, list[str]]]:
-    """(group, types) that the add-event picker offers to a role."""
+#: At most this many of a user's usual types come first in the picker.
+USUAL_MOST = 5
+
+
+def pickable_types(role: str, usual: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """(group, types) that the add-event picker offers to a role; first the user's `usual` types that
+    it offers ("usual" group), which stay in their own group too."""
     out: dict[str, list[str]] = {}
     for t in CATALOGUE.values():
         if t.name in NOT_PICKED or not t.api_writable or (t.name in ASSIGNING and role == "caseworker"):
             continue
         out.setdefault(t.group, []).append(t.name)
-    return list(out.items())
+    offered = {name for names in out.values() for name in names}
+    first = [name for name in usual or [] if name in offered][:USUAL_MOST]
+    return ([("usual", first)] if first else []) + list(out.items())
 
 
 def _text(value: Any) -> str:

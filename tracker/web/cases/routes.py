@@ -127,7 +127,18 @@ def case_page(case_id: str) -> Any:
     errors: dict[str, str] = {}
     as_of = date_arg("as_of", errors, latest=runtime().today())
     page = timeline.case_page(runtime(), current_user.actor, case_uuid(case_id), as_of)
-    return _render_case(page, errors)
+    kinds = _kinds(errors)
+    return _render_case(page, errors, kinds), (400 if "kind" in errors else 200)
+
+
+def _kinds(errors: dict[str, str]) -> frozenset[str]:
+    """The kinds of events the timeline shows (?kind=, repeated); an unknown one shows them all."""
+    chosen = [k.strip() for k in request.args.getlist("kind") if k.strip()]
+    unknown = [k for k in chosen if k not in timeline.KINDS]
+    if unknown:
+        errors["kind"] = _("There is no kind of event “%(kind)s”; choose among these.", kind=unknown[0][:40])
+        return frozenset()
+    return frozenset(chosen)
 
 
 def _precisions(entries: list[timeline.Entry]) -> dict[str, str]:
@@ -146,16 +157,20 @@ def _precisions(entries: list[timeline.Entry]) -> dict[str, str]:
     return out
 
 
-def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
+def _render_case(page: timeline.CasePage, errors: dict[str, str], kinds: frozenset[str] = frozenset()) -> str:
     precisions = _precisions(page.entries)
     name_events(page.entries)
+    counts = {k: sum(1 for e in page.entries if e.kind == k) for k in timeline.KINDS}
     return render_template(
         "cases/case.html",
         page=page,
+        kinds=kinds,
+        kind_counts=counts,
+        items=timeline.fold_quiet(timeline.only_kinds(page.entries, kinds)),
         status_day=lambda value: show_day(value, precisions.get(str(value or ""), "day")),
         chart=chart.render(page.chronology, page.as_of is not None),
         stay_strip=stay_strip.render(page.stay_strip),
-        types=pickable_types(current_user.role),
+        types=pickable_types(current_user.role, entry.usual_types(runtime(), current_user.actor)),
         errors=errors,
         may_record=current_user.actor.may_record,
     )
@@ -219,7 +234,10 @@ def new_event(case_id: str) -> Any:
     type_name = values.get("type", "")
     if type_name not in CATALOGUE or type_name in ("case_opened", "personal_data_erased"):
         return render_template(
-            "cases/pick_type.html", ctx=ctx, types=pickable_types(actor.role), unknown=bool(type_name)
+            "cases/pick_type.html",
+            ctx=ctx,
+            types=pickable_types(actor.role, entry.usual_types(rt, actor)),
+            unknown=bool(type_name),
         ), (404 if type_name else 200)
     target = _target(ctx, values.get("event_id"))
     if type_name in CORRECTIONS and target is None:
