@@ -51,7 +51,7 @@ def newest_first(source: audit_sources.Source, f: Filter) -> sa.Select:
         (2, Filter(actor="anna"), "ix_events_recorded_by_recorded_at_position"),
     ],
 )
-def test_the_merged_audit_log_reads_reads_and_writes_by_index(db_url: str, source: int, f: Filter, index: str):
+def test_the_audit_log_reads_case_reads_and_writes_by_index(db_url: str, source: int, f: Filter, index: str):
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 from browser.webkit import case_id, make_user, post_form, sign_in, text
 
@@ -193,6 +194,18 @@ def test_runs_of_routine_events_fold_behind_a_summary(demo_app):
     # Something that matters breaks the run: two on each side are no run.
     record(anna, cid, "threat_reported", f"{year}-04-20", **{"f-kind": "calls"})
     assert folded(text(anna.get(f"/cases/{cid}"))) == {}
+
+
+def test_the_last_thirty_days_are_never_folded(demo_app):
+    anna = client_of(demo_app, "anna")
+    today = demo_app.extensions["tracker"].today()
+    cid = new_case(anna, "Recent", today.isoformat())
+    days = [today - timedelta(days=n) for n in (60, 55, 50, 45, 30, 10)]
+    ids = [record(anna, cid, "contact_made", d.isoformat(), **{"f-channel": "phone"}) for d in days]
+    assert list(folded(text(anna.get(f"/cases/{cid}"))).values()) == [ids[3::-1]]  # not 30 and 10 days ago
+    # As of an earlier day, the 30 days before that day stay open.
+    then = (today - timedelta(days=15)).isoformat()
+    assert list(folded(text(anna.get(f"/cases/{cid}?as_of={then}"))).values()) == [ids[2::-1]]
 
 
 def test_a_corrected_event_is_never_folded(demo_app):

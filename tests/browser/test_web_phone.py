@@ -54,6 +54,7 @@ def _pages(live, role: str, page) -> list[str]:
             "/cases/new",
             f"/cases/{case}",
             f"/cases/{case}?as_of=2023-06-01",
+            f"/cases/{case}?kind=safety&kind=notes",
             f"/cases/{case}/stay-plan",
             f"/cases/{case}/events/new?type=event_corrected",
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,6 +58,8 @@ ROUTINE = frozenset(
 )
 #: This many routine events in a row, or more, are folded behind one summary line.
 QUIET_RUN = 3
+#: What happened in the last this many days before the day shown (or on it) is never folded.
+RECENT_DAYS = 30
 _ABSENT = object()
 
 
@@ -348,8 +350,12 @@ def only_kinds(timeline: list[Entry], kinds: frozenset[str] | set[str]) -> list[
     return [e for e in timeline if e.kind in kinds] if kinds else list(timeline)
 
 
-def fold_quiet(timeline: list[Entry], run: int = QUIET_RUN) -> list[Entry | Quiet]:
-    """The timeline with each run of `run` or more routine events in a row folded into one Quiet."""
+def fold_quiet(timeline: list[Entry], today: date, run: int = QUIET_RUN) -> list[Entry | Quiet]:
+    """The timeline with each run of `run` or more routine events in a row folded into one Quiet.
+
+    An event that happened in the RECENT_DAYS up to `today` stays open (and ends a run).
+    """
+    since = today - timedelta(days=RECENT_DAYS)
     out: list[Entry | Quiet] = []
     pending: list[Entry] = []
 
@@ -361,7 +367,7 @@ def fold_quiet(timeline: list[Entry], run: int = QUIET_RUN) -> list[Entry | Quie
         pending.clear()
 
     for e in timeline:
-        if e.routine:
+        if e.routine and e.effective_on < since:
             pending.append(e)
         else:
             flush()

@@ -166,7 +166,7 @@ def _render_case(page: timeline.CasePage, errors: dict[str, str], kinds: frozens
         page=page,
         kinds=kinds,
         kind_counts=counts,
-        items=timeline.fold_quiet(timeline.only_kinds(page.entries, kinds)),
+        items=timeline.fold_quiet(timeline.only_kinds(page.entries, kinds), page.today),
         status_day=lambda value: show_day(value, precisions.get(str(value or ""), "day")),
         chart=chart.render(page.chronology, page.as_of is not None),
         stay_strip=stay_strip.render(page.stay_strip),
