@@ -1,6 +1,6 @@
 """How long a page of the organization's audit log takes with a large access log and event store.
 
-    .venv/bin/python bench/audit_log.py [--reads 200000] [--db sqlite|postgres] [--pg-url URL] [--without-0008]
+    .venv/bin/python bench/audit_log.py [--reads N] [--db sqlite|postgres] [--pg-url URL] [--without-0008]
 
 Fills an empty database with `--reads` case reads (20 users, 50 cases, over a year) and as many event
 writes, then times the first page of /audit's merged read (tracker.services.audit_sources.read)
@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.services import audit_sources  # noqa: E402
-from tracker.services.audit import AuditFilter  # noqa: E402
+from tracker.db import make_engine
+from tracker.migrate import upgrade
+from tracker.services import audit_sources
+from tracker.services.audit import AuditFilter
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -74,11 +74,10 @@ def fill(engine: sa.Engine, reads: int) -> str:
 def timed(engine: sa.Engine, f: AuditFilter, rounds: int = 5) -> float:
     times = []
     for _ in range(rounds):
-        with engine.connect() as conn:
-            with Session(conn) as session:
-                t = time.perf_counter()
-                audit_sources.read(session, f, 100)
-                times.append(time.perf_counter() - t)
+        with engine.connect() as conn, Session(conn) as session:
+            t = time.perf_counter()
+            audit_sources.read(session, f, 100)
+            times.append(time.perf_counter() - t)
     return statistics.median(times)
 
 
