@@ -62,17 +62,20 @@ def dossier(
         status = _with_deadlines(status, open_, today)
         status["deadlines"] = open_
         timeline = entries(rows, key, actor.sees_sensitive)
-    facts, corrections = _facts(timeline)
     opened = next((e for e in timeline if e.type == "case_opened"), None)
     name: str | None = None
-    if legal_name and opened is not None:
+    if opened is not None:
         data = opened.correction.data if opened.correction and opened.correction.data else opened.data
         name = str(data.get("legal_name") or "") or None
+        # Printed once, at the top, and only when asked for: never among the fields of the facts.
+        for payload in (opened.data, *(f.data for f in opened.fixes if f.data is not None)):
+            payload.pop("legal_name", None)
+    facts, corrections = _facts(timeline)
     return Dossier(
         case_id=case_id,
         version=case.version,
         pseudonym=case.pseudonym,
-        legal_name=name,
+        legal_name=name if legal_name else None,
         status=status,
         facts=facts,
         corrections=corrections,
