@@ -66,7 +66,7 @@ def _refuse_long_urls() -> None:
 
 
 #: Endpoints that take a file: their body may be as large as ATTACHMENT_MAX_BYTES, and some room for the form.
-UPLOADS = frozenset({"api.post_attachment", "cases.add_document"})
+UPLOADS = frozenset({"api.post_attachment", "web_cases.add_document", "web_cases.new_event"})
 FORM_ROOM = 1024 * 1024
 
 

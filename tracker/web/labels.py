@@ -55,6 +55,7 @@ TYPES = {
     "case_closed": _l("Case closed"),
     "case_reopened": _l("Case reopened"),
     "personal_data_erased": _l("Personal data erased"),
+    "attachment_added": _l("Document attached"),
 }
 
 GROUPS = {
@@ -69,10 +70,17 @@ GROUPS = {
     "safety": _l("Safety and contact"),
     "support": _l("Support"),
     "closing": _l("Deadlines, corrections and closing"),
+    "attachments": _l("Attachments"),
 }
 
 FIELDS = {
     "address": _l("Address"),
+    "sha256": _l("SHA-256"),
+    "media_type": _l("File type"),
+    "size": _l("Size (bytes)"),
+    "supports_event": _l("Supports the event"),
+    "thumbnail": _l("Thumbnail"),
+    "metadata_found": _l("Metadata found"),
     "amount": _l("Amount"),
     "article": _l("Article"),
     "authority": _l("Authority"),
@@ -146,6 +154,7 @@ FIELDS = {
 
 #: Where a field name means something more precise in one event type.
 FIELD_OVERRIDES = {
+    ("attachment_added", "name"): _l("File name"),
     ("stay_permitted", "kind"): _l("Kind of stay"),
     ("document_recorded", "kind"): _l("Document"),
     ("document_recorded", "status"): _l("Document status"),

@@ -84,6 +84,12 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         _l('must be a 3-letter currency code in capitals, like "EUR"'),
         {},
     ),
+    (
+        r"must be the SHA-256 of the file, 64 hex digits",
+        _l("must be the SHA-256 of the file, 64 hex digits"),
+        {},
+    ),
+    (r"must be a media type, like application/pdf", _l("must be a media type, like application/pdf"), {}),
     (r"must be a string matching (?P<pattern>.+)", _l("must match %(pattern)s"), {}),
     (r"must be a string", _l("must be text"), {}),
     (r"is not a field of (?P<type>\w+)", _l("is not a field of “%(type)s”"), {"type": type_label}),

@@ -158,6 +158,7 @@ def _render_case(page: timeline.CasePage, errors: dict[str, str]) -> str:
         types=pickable_types(current_user.role),
         errors=errors,
         may_record=current_user.actor.may_record,
+        sees_files=current_user.actor.sees_sensitive,
     )
 
 
@@ -231,7 +232,12 @@ def new_event(case_id: str) -> Any:
     form = EventForm(type_name, ctx, values, rt.today(), target)
     status = 200
     version = ctx.version
-    if request.method == "POST":
+    upload = documents.uploaded() if request.method == "POST" and type_name not in CORRECTIONS else None
+    problem = documents.refusal(upload) if upload is not None else None
+    if problem is not None:
+        form.general.append(problem[0])
+        status = problem[1]
+    elif request.method == "POST":
         expected = request.form.get("version", "")
         try:
             event_id, _version = entry.record(
@@ -253,6 +259,8 @@ def new_event(case_id: str) -> Any:
             status = 409
         else:
             flash(_("Recorded: %(type)s.", type=type_label(type_name)), "info")
+            if upload is not None:
+                documents.attach(ctx.id, upload, event_id)
             return redirect(url_for("web_cases.case_page", case_id=ctx.id, _anchor=f"event-{event_id}"))
     return render_template(
         "cases/event_new.html", ctx=ctx, form=form, type_name=type_name, target=target, version=version
@@ -297,3 +305,6 @@ def erase(case_id: str) -> Any:
     else:
         flash(_("The personal data of this case was erased."), "info")
     return redirect(url_for("web_cases.case_page", case_id=cid))
+
+
+from tracker.web.cases import documents  # noqa: E402  (its routes are on this blueprint)
