@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from babel.dates import format_date
+from conftest import add_event
 from flask_babel import force_locale
 from pypdf import PdfReader
-
-from conftest import add_event
 from test_attachments import summons_pdf, upload
+
 from tracker.web.labels import type_label
 
 LANGS = ("en", "ru")

@@ -233,10 +233,10 @@ def new_event(case_id: str) -> Any:
     status = 200
     version = ctx.version
     upload = documents.uploaded() if request.method == "POST" and type_name not in CORRECTIONS else None
-    problem = documents.refusal(upload) if upload is not None else None
-    if problem is not None:
-        form.general.append(problem[0])
-        status = problem[1]
+    refused = documents.refusal(upload) if upload is not None else None
+    if refused is not None:
+        form.general.append(refused[0])
+        status = refused[1]
     elif request.method == "POST":
         expected = request.form.get("version", "")
         try:
