@@ -186,7 +186,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/cases/{id}/attachments": {
             "post": {
                 "operationId": "postAttachment",
-                "summary": "Attach a file (multipart, part `file`), stored encrypted; records attachment_added",
+                "summary": "Attach a file (multipart, part `file`), stored encrypted: attachment_added",
                 "parameters": [CASE_ID],
                 "requestBody": {
                     "required": True,
@@ -198,7 +198,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/attachments/{id}": {
             "get": {
                 "operationId": "getAttachment",
-                "summary": "An attached file (or its thumbnail) for those who see its case; the read is logged",
+                "summary": "An attached file (or its thumbnail) for those who see its case; logged",
                 "parameters": [
                     _param("id", "path", {"type": "string", "format": "uuid"}, "attachment id"),
                     _query_bool("thumbnail", "the image's thumbnail (JPEG) instead of the file"),
