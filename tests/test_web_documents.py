@@ -71,20 +71,22 @@ def test_an_event_form_takes_a_document_with_the_event(demo_app):
     form = text(anna.get(f"{path}?type=note_added"))
     assert 'enctype="multipart/form-data"' in form and 'name="file"' in form
     version = re.search(r'name="version" value="(\d+)"', form).group(1)
-    bad = send(anna, path, f"{path}?type=note_added", {
-        "type": "note_added", "version": version, "f-text": "Scan of the summons", "occurred_on": "2024-01-02",
-        "file": (io.BytesIO(b"not a document at all"), "scan.pdf", "application/pdf"),
-    })  # fmt: skip
+    fields = {
+        "type": "note_added",
+        "version": version,
+        "f-text": "Scan of the summons",
+        "occurred_on": "2024-01-02",
+    }
+    not_pdf = (io.BytesIO(b"not a document at all"), "scan.pdf", "application/pdf")
+    bad = send(anna, path, f"{path}?type=note_added", {**fields, "file": not_pdf})
     assert bad.status_code == 415 and "was not accepted" in text(bad)
-    good = send(anna, path, f"{path}?type=note_added", {
-        "type": "note_added", "version": version, "f-text": "Scan of the summons", "occurred_on": "2024-01-02",
-        "file": (io.BytesIO(summons_pdf(author=None)), "scan.pdf", "application/pdf"),
-    })  # fmt: skip
+    pdf = (io.BytesIO(summons_pdf(author=None)), "scan.pdf", "application/pdf")
+    good = send(anna, path, f"{path}?type=note_added", {**fields, "file": pdf})
     assert good.status_code == 302, text(good)
     event_id = good.headers["Location"].rpartition("#event-")[2]
     page = text(anna.get(f"/cases/{cid}"))
     event = page[page.index(f'id="event-{event_id}"') :]
-    assert re.search(r'download>scan.pdf<', event[:4000])
+    assert re.search(r"download>scan.pdf<", event[:4000])
     assert page.count("Scan of the summons") == 1
 
 
