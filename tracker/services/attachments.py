@@ -167,8 +167,9 @@ def download(
         data = open_fields(json.loads(row.data), key, row.case_id, row.id)
         if thumbnail and not data.get("thumbnail"):
             raise NotFound(attachment_id)
-        action = "attachment thumbnail" if thumbnail else "attachment"
-        log_access(session, rt, actor, row.case_id, f"{action} {attachment_id}", via)
+        # The access log's action holds 40 characters: the id's first 8 digits name the file.
+        action = "thumbnail" if thumbnail else "attachment"
+        log_access(session, rt, actor, row.case_id, f"{action} {attachment_id[:8]}", via)
     name = thumbnail_name(attachment_id) if thumbnail else attachment_id
     plain = _open(rt, key, row.case_id, name)
     if not thumbnail and hashlib.sha256(plain).hexdigest() != data["sha256"]:

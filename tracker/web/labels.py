@@ -320,12 +320,16 @@ ACCESS_ACTIONS = {
     "deadlines": _l("deadlines"),
     "export": _l("export"),
     "stay plan": _l("stay plan"),
+    "dossier": _l("dossier"),
 }
 _ACCESS_AS_OF = {
     "page": _l("case page as of %(day)s"),
     "status": _l("status as of %(day)s"),
 }
 _AS_OF = re.compile(r"(?P<what>[a-z ]+) as of (?P<day>\d{4}-\d\d-\d\d)")
+#: A download names the attachment by the first 8 digits of its id (the log's action has 40 characters).
+_FILE = re.compile(r"(?P<what>attachment|thumbnail) (?P<id>[0-9a-f]{8})")
+_ACCESS_FILE = {"attachment": _l("attachment %(id)s"), "thumbnail": _l("thumbnail of attachment %(id)s")}
 
 # How exact a date is, said on its own (WORDS' "day"/"month"/"year" complete "exact to the ...").
 PRECISIONS = {
@@ -343,6 +347,9 @@ def access_label(action: str) -> str:
     match = _AS_OF.fullmatch(action)
     if match and match.group("what") in _ACCESS_AS_OF:
         return str(_ACCESS_AS_OF[match.group("what")]) % {"day": match.group("day")}
+    match = _FILE.fullmatch(action)
+    if match:
+        return str(_ACCESS_FILE[match.group("what")]) % {"id": match.group("id")}
     return action
 
 
