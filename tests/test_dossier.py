@@ -4,14 +4,18 @@ Russian; no retracted fact; the head hash; attachments by name and hash."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.dates import format_date
-from conftest import add_event
+from conftest import Json, add_event
 from flask_babel import force_locale
+from PIL import Image
 from pypdf import PdfReader
 from test_attachments import summons_pdf, upload
 
@@ -153,3 +157,36 @@ def test_tracker_dossier_writes_the_pdf(demo_app: Any, admin: Any, tmp_path: Pat
     assert fonts and all("DejaVu" in f for f in fonts)
     bad = demo_app.test_cli_runner().invoke(args=["dossier", "not-a-case", "-o", str(tmp_path / "x.pdf")])
     assert bad.exit_code != 0 and not (tmp_path / "x.pdf").exists()
+
+
+SHOTS = os.environ.get("TRACKER_SCREENSHOTS")  # a folder: the docs' pictures of a dossier page go there
+
+
+@pytest.mark.skipif(
+    shutil.which("pdftoppm") is None, reason="pdftoppm (Debian's poppler-utils) is not installed"
+)
+@pytest.mark.parametrize(("lang", "name"), [("en", "dossier"), ("ru", "dossier_ru")])
+def test_a_dossier_page_renders_to_png(
+    demo_app: Any, admin: Any, tmp_path: Path, lang: str, name: str
+) -> None:
+    from tracker.auth.users import issue_token
+
+    rt = demo_app.extensions["tracker"]
+    with rt.db.write() as session:
+        anna = Json(demo_app.test_client(), issue_token(session, "anna"))  # the demo cases are hers
+    case = next(c for c in anna.get("/cases").get_json()["cases"] if c["pseudonym"] == "Yevgeny")
+    pdf = tmp_path / "dossier.pdf"
+    pdf.write_bytes(anna.get(f"/cases/{case['id']}/dossier.pdf", lang=lang).data)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(tmp_path / name)],
+        check=True,
+    )
+    with Image.open(tmp_path / f"{name}.png") as image:
+        width, height = image.size
+        assert abs(height / width - 297 / 210) < 0.01  # an A4 page
+        # Text was drawn: a good share of the page is not white.
+        dark = sum(image.convert("L").point(lambda p: 255 if p < 128 else 0).histogram()[255:])
+        assert dark > width * height * 0.01
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / f"{name}.png", Path(SHOTS) / f"{name}.png")

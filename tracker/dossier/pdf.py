@@ -10,6 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 
+from tracker.events.catalogue import CATALOGUE
 from tracker.resources import DOSSIER_FONTS
 from tracker.services.dossier import Dossier, Fact
 from tracker.services.timeline import Entry
@@ -69,7 +70,7 @@ def _heading(pdf: _Pdf, text: str, size: int = 13) -> None:
 def _line(pdf: _Pdf, text: str, bold: bool = False, indent: float = 0, size: float = 9.5) -> None:
     pdf.set_font(FONT, "B" if bold else "", size)
     pdf.set_x(pdf.l_margin + indent)
-    pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
 
 
 def _pair(pdf: _Pdf, label: str, value: str, indent: float = 0) -> None:
@@ -135,7 +136,8 @@ def _facts(pdf: _Pdf, facts: list[Fact]) -> None:
         if e.type == "attachment_added":
             _attachment(pdf, e)
         else:
-            for name, value in data.items():
+            for name in _field_order(e.type, data):
+                value = data[name]
                 shown = show_value(e.type, name, value)
                 _pair(pdf, labels.field_label(e.type, name), shown, indent=4)
         source = labels.choice_label(e.source) if e.source else "—"
@@ -149,6 +151,12 @@ def _facts(pdf: _Pdf, facts: list[Fact]) -> None:
             _line(pdf, text, indent=4, size=8)
         for attachment in fact.attachments:
             _attachment(pdf, attachment)
+
+
+def _field_order(type_name: str, data: dict[str, Any]) -> list[str]:
+    """The payload's fields in the catalogue's order (the stored JSON has them sorted by name)."""
+    declared = CATALOGUE[type_name].field_names if type_name in CATALOGUE else ()
+    return [n for n in declared if n in data] + sorted(n for n in data if n not in declared)
 
 
 def _attachment(pdf: _Pdf, a: Entry) -> None:
