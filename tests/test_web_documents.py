@@ -98,3 +98,16 @@ def test_the_dossier_button_makes_the_pdf_in_the_chosen_language(demo_app):
     body = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
     assert "Хронология дела" in body and "Исправления и отзывы" in body
     assert client_of(demo_app, "boris").get(f"/cases/{cid}/dossier.pdf").status_code == 404
+
+
+def test_attachments_have_no_event_form_and_no_mark_in_the_chronology(demo_app):
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    assert anna.get(f"/cases/{cid}/events/new?type=attachment_added").status_code == 404
+    page = text(anna.get(f"/cases/{cid}"))
+    marks = page.count('class="event-mark')
+    r = send(anna, f"/cases/{cid}/documents", f"/cases/{cid}",
+             {"file": (io.BytesIO(summons_pdf()), "a.pdf", "application/pdf")})  # fmt: skip
+    assert r.status_code == 302
+    page = text(anna.get(f"/cases/{cid}"))
+    assert page.count('class="event-mark') == marks and 'data-type="attachment_added"' in page

@@ -218,7 +218,8 @@ def new_event(case_id: str) -> Any:
     ctx = entry.form_context(rt, actor, case_uuid(case_id))
     values = request.form if request.method == "POST" else request.args
     type_name = values.get("type", "")
-    if type_name not in CATALOGUE or type_name in ("case_opened", "personal_data_erased"):
+    # case_opened has its own page; erasure and attachments are written by their own actions.
+    if type_name not in CATALOGUE or type_name == "case_opened" or not CATALOGUE[type_name].api_writable:
         return render_template(
             "cases/pick_type.html", ctx=ctx, types=pickable_types(actor.role), unknown=bool(type_name)
         ), (404 if type_name else 200)
