@@ -197,7 +197,7 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_stored(
         app.extensions["tracker"].db.dispose()
 
 
-def test_bad_form_fields_are_named(sqlite_worker: Any) -> None:
+def test_bad_form_fields_are_named_and_leave_no_file(sqlite_app: Any, sqlite_worker: Any) -> None:
     worker = sqlite_worker
     case_id = open_case(worker)
     r = worker.client.post(
@@ -210,6 +210,13 @@ def test_bad_form_fields_are_named(sqlite_worker: Any) -> None:
     assert r.status_code == 422 and "event_id" in r.get_json()["fields"]
     r = upload(worker, case_id, summons_pdf(), "a.pdf", "application/pdf", occurred_on="2999-01-01")
     assert r.status_code == 422 and "occurred_on" in r.get_json()["fields"]
+    # The event_id is checked against the case after the file was written: the file went again.
+    folder = file_store(sqlite_app.extensions["tracker"]).root  # type: ignore[attr-defined]
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+    assert [e["type"] for e in worker.get(f"/cases/{case_id}/events").get_json()["events"]] == [
+        "case_opened",
+        "caseworker_assigned",
+    ]
 
 
 def test_attachments_are_unreadable_after_erasure(app: Any, worker: Any) -> None:

@@ -8,7 +8,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -116,9 +115,34 @@ def add_attachment(
         valid = validate_data(TYPE, payload)
     except ValidationError as exc:
         raise ValidationError({("file" if k == "name" else k): v for k, v in exc.fields.items()}) from None
-    event = EventInput(TYPE, day if isinstance(day, date) else rt.today(), "day", valid)
+    event = EventInput(TYPE, day, "day", valid)
     store = file_store(rt)
     attachment_id = str(uuid.uuid4())
+    names = [attachment_id] + ([thumbnail_name(attachment_id)] if checked.thumbnail else [])
+    try:
+        stored = _store_and_record(
+            rt, actor, case_id, event, checked, attachment_id, store, source, request_id
+        )
+    except BaseException:
+        # Refused, or the transaction did not commit: no file stays without its event.
+        for stored_name in names:
+            store.delete(case_id, stored_name)
+        raise
+    return Added(stored.id, stored.version, checked.media_type, checked.metadata_found)
+
+
+def _store_and_record(
+    rt: Runtime,
+    actor: Actor,
+    case_id: str,
+    event: EventInput,
+    checked: Checked,
+    attachment_id: str,
+    store: FileStore,
+    source: str,
+    request_id: str | None,
+) -> EventRow:
+    """Write the encrypted file (and thumbnail) and append its event, under the append lock."""
     with rt.db.write() as session:
         lock_for_append(session)
         row = session.get(CaseRow, case_id)
@@ -130,24 +154,16 @@ def add_attachment(
         if key is None:
             raise ValidationError({"file": "the personal data of this case was erased; no file can be added"})
         stream = read_streams(session, [case_id])
-        version = stream[-1].version if stream else 0
-        ctx = case_context(session, case_id, version, row.state, stream, deadline_keys=False)
-        names = [attachment_id] + ([thumbnail_name(attachment_id)] if checked.thumbnail else [])
-        try:
-            store.put(case_id, attachment_id, seal_blob(key, case_id, attachment_id, checked.data))
-            if checked.thumbnail is not None:
-                sealed = seal_blob(key, case_id, names[1], checked.thumbnail)
-                store.put(case_id, names[1], sealed)
-            (stored,) = append_checked(
-                rt, session, actor, case_id, [event], ctx, key, source=source, request_id=request_id,
-                previous_hash=stream[-1].hash if stream else GENESIS, prior=stream, ids=[attachment_id],
-            )  # fmt: skip
-            session.flush()
-        except BaseException:
-            for stored_name in names:
-                store.delete(case_id, stored_name)
-            raise
-    return Added(stored.id, stored.version, checked.media_type, checked.metadata_found)
+        ctx = case_context(session, case_id, stream[-1].version if stream else 0, row.state, stream, False)
+        store.put(case_id, attachment_id, seal_blob(key, case_id, attachment_id, checked.data))
+        if checked.thumbnail is not None:
+            thumb = thumbnail_name(attachment_id)
+            store.put(case_id, thumb, seal_blob(key, case_id, thumb, checked.thumbnail))
+        (stored,) = append_checked(
+            rt, session, actor, case_id, [event], ctx, key, source=source, request_id=request_id,
+            previous_hash=stream[-1].hash if stream else GENESIS, prior=stream, ids=[attachment_id],
+        )  # fmt: skip
+        return stored
 
 
 def download(
