@@ -111,3 +111,16 @@ def test_attachments_have_no_event_form_and_no_mark_in_the_chronology(demo_app):
     assert r.status_code == 302
     page = text(anna.get(f"/cases/{cid}"))
     assert page.count('class="event-mark') == marks and 'data-type="attachment_added"' in page
+
+
+def test_a_refusal_is_said_in_russian(demo_app):
+    anna = client_of(demo_app, "anna")
+    cid = case_id(demo_app, "Farhad")
+    assert anna.get(f"/cases/{cid}?lang=ru").status_code == 200
+    r = send(anna, f"/cases/{cid}/documents", f"/cases/{cid}",
+             {"file": (io.BytesIO(photo_with_gps()), "summons.pdf", "application/pdf")})  # fmt: skip
+    assert r.status_code == 415
+    assert "Файл не принят: содержимое файла — image/jpeg, а имя говорит application/pdf." in text(r)
+    r = send(anna, f"/cases/{cid}/documents", f"/cases/{cid}",
+             {"file": (io.BytesIO(summons_pdf()), "a.pdf", "application/pdf"), "event_id": cid})  # fmt: skip
+    assert r.status_code == 422 and "выберите событие этого дела, которое подтверждает файл" in text(r)

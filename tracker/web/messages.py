@@ -142,6 +142,50 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         _l("the personal data of this case was erased; it cannot be recorded"),
         {},
     ),
+    # Attachments (services/attachments.py, files/content.py, domain/commands.py).
+    (
+        r"the personal data of this case was erased; no file can be added",
+        _l("the personal data of this case was erased; no file can be added"),
+        {},
+    ),
+    (
+        r"no event with this id in this case that a file can support",
+        _l("choose an event of this case that the file supports"),
+        {},
+    ),
+    (
+        r"an attachment cannot be corrected; retract it and attach the file again",
+        _l("an attachment cannot be corrected; retract it and attach the file again"),
+        {},
+    ),
+    (r"a file with a name is required", _l("a file with a name is required"), {}),
+    (r"the file is empty", _l("the file is empty"), {}),
+    (
+        r"the file's content is not of an accepted type \((?P<types>.+)\)",
+        _l("the file's content is not of an accepted type (%(types)s)"),
+        {},
+    ),
+    (
+        r"the file name's ending is not one of an accepted type \((?P<types>.+)\)",
+        _l("the file name's ending is not one of an accepted type (%(types)s)"),
+        {},
+    ),
+    (
+        r"the file's content is (?P<actual>\S+), but its name says (?P<claimed>\S+)",
+        _l("the file's content is %(actual)s, but its name says %(claimed)s"),
+        {},
+    ),
+    (
+        r"the file's content is (?P<actual>\S+), but it was sent as (?P<claimed>\S+)",
+        _l("the file's content is %(actual)s, but it was sent as %(claimed)s"),
+        {},
+    ),
+    (r"the image has more than (?P<num>\d+) pixels", _l("the image has more than %(num)s pixels"), {}),
+    (
+        r"the image cannot be read \(damaged, cut short or too large\)",
+        _l("the image cannot be read (damaged, cut short or too large)"),
+        {},
+    ),
     (
         r"the password must have at least (?P<n>\d+) characters",
         _l("the password must have at least %(n)s characters"),

@@ -41,12 +41,22 @@ def refusal(upload: FileStorage) -> tuple[str, int] | None:
     try:
         check(data, upload.filename or "", upload.mimetype)
     except Refused as exc:
-        return _("The file was not accepted: %(why)s.", why=str(exc)), 415
+        return _("The file was not accepted: %(why)s.", why=translate(str(exc))), 415
     return None
+
+
+def attach_after(case_id: str, upload: FileStorage, event_id: str) -> None:
+    """Attach the file sent with an event form to the event just recorded; a refusal is said, not raised."""
+    try:
+        attach(case_id, upload, event_id)
+    except (Refused, ValidationError) as exc:
+        why = translate(str(exc)) if isinstance(exc, Refused) else translate(next(iter(exc.fields.values())))
+        flash(_("The event was recorded, but the file was not attached: %(why)s.", why=why), "error")
 
 
 def attach(case_id: str, upload: FileStorage, supports: str | None, occurred_on: str | None = None) -> None:
     """Attach the file and say so; warns when it carries metadata that can name people."""
+    upload.stream.seek(0)
     added = attachments.add_attachment(
         runtime(), current_user.actor, case_id, upload.stream.read(), upload.filename or "", upload.mimetype,
         supports_event=supports, occurred_on=occurred_on, source="web", request_id=g.get("request_id"),
@@ -76,7 +86,7 @@ def add_document(case_id: str) -> Any:
         try:
             attach(cid, upload, request.form.get("event_id") or None, request.form.get("occurred_on") or None)
         except attachments.Refused as exc:
-            problem = _("The file was not accepted: %(why)s.", why=str(exc)), 415
+            problem = _("The file was not accepted: %(why)s.", why=translate(str(exc))), 415
         except ValidationError as exc:
             problem = translate(next(iter(exc.fields.values()), str(exc))), 422
         else:

@@ -261,7 +261,7 @@ def new_event(case_id: str) -> Any:
         else:
             flash(_("Recorded: %(type)s.", type=type_label(type_name)), "info")
             if upload is not None:
-                documents.attach(ctx.id, upload, event_id)
+                documents.attach_after(ctx.id, upload, event_id)
             return redirect(url_for("web_cases.case_page", case_id=ctx.id, _anchor=f"event-{event_id}"))
     return render_template(
         "cases/event_new.html", ctx=ctx, form=form, type_name=type_name, target=target, version=version
