@@ -96,6 +96,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         "case_reopened": "reason",
         "personal_data_erased": "reason*",
     },
+    # Not in domain.md: files attached to a case (docs/attachments.md).
+    "attachments": {
+        "attachment_added": "sha256* name*(s) media_type* size* supports_event thumbnail metadata_found",
+    },
 }
 ENUMS = {
     ("case_opened", "category"): "deserter mobilization_evader refused_orders conscript other",
@@ -151,8 +155,9 @@ TODAY = date(2024, 6, 15)
 
 def fields_of(name: str) -> tuple[set[str], set[str], set[str]]:
     words = TYPES[name][1]
-    names = {w.rstrip("*").removesuffix("(s)") for w in words}
-    return names, {w[:-1] for w in words if w.endswith("*")}, {w[:-3] for w in words if w.endswith("(s)")}
+    names = {w.removesuffix("(s)").rstrip("*") for w in words}
+    required = {w.removesuffix("(s)")[:-1] for w in words if w.removesuffix("(s)").endswith("*")}
+    return names, required, {w[:-3].rstrip("*") for w in words if w.endswith("(s)")}
 
 
 def rejected(type_name: str, data: object) -> dict[str, str]:
@@ -171,7 +176,7 @@ def test_every_type_of_the_domain_is_declared_in_order_with_its_fields():
         assert set(event_type.required_fields) == required, name
         assert event_type.sensitive_fields == sensitive == SENSITIVE[name], name
         assert event_type.schema_version == 1 and event_type.past_only
-        assert event_type.api_writable == (name != "personal_data_erased")
+        assert event_type.api_writable == (name not in ("personal_data_erased", "attachment_added"))
 
 
 def test_enums_and_kinds_are_those_of_the_domain():

@@ -56,6 +56,8 @@ def test_before_the_first_start_info_shows_where_things_will_be_and_makes_nothin
         == f"no database file yet (`tracker db upgrade` makes it); head {head_revision('')}"
     )
     assert rows["rules files"] == str(DEFAULT_RULES_PATH)
+    assert rows["attachments"] == f"{instance}/attachments (not made yet)"
+    assert info(ATTACHMENTS_PATH="/srv/files")["attachments"] == "/srv/files (not made yet)"
     assert not instance.exists()
 
 

@@ -35,6 +35,9 @@ def test_the_wheel_holds_everything_read_at_run_time(installed: Installed) -> No
         "tracker/web/static/style.css",
         "tracker/translations/ru/LC_MESSAGES/messages.mo",
         "tracker/demo/sparrow.jsonl",
+        "tracker/dossier/fonts/DejaVuSans.ttf",
+        "tracker/dossier/fonts/DejaVuSans-Bold.ttf",
+        "tracker/dossier/fonts/LICENSE",
     ):
         assert needed in names, needed
     migrations = sorted((CHECKOUT / "tracker" / "migrations" / "versions").glob("*.py"))
@@ -110,6 +113,9 @@ def test_an_installed_wheel_runs_the_tracker_with_nothing_of_the_checkout(
 
     assert "alerts created" in ok("scheduler", "--once")
     assert "4 cases verified: every chain is intact" in ok("verify")
+    # The dossier's fonts come from the package: a Russian dossier is written with nothing of the checkout.
+    assert "facts, head hash " in ok("dossier", case_ids[0], "-o", str(work / "d.pdf"), "--lang", "ru")
+    assert (work / "d.pdf").read_bytes().startswith(b"%PDF-")
     if engine == "sqlite":
         assert sorted(p.name for p in instance.iterdir() if p.name.endswith("_key")) == [
             "data_key",

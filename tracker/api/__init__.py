@@ -133,7 +133,7 @@ def http_error(exc: HTTPException) -> tuple[Response, int]:
     """An HTTP error as the API answers it, with the headers it needs (Allow on 405)."""
     message = exc.description or exc.name
     if isinstance(exc, RequestEntityTooLarge):
-        message = f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        message = f"the request body is larger than {request.max_content_length} bytes"
     response, status = error(exc.code or 500, message)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
@@ -158,7 +158,7 @@ def _allow(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from tracker.api import alerts, calendar, cases, deadlines, meta  # noqa: F401
+    from tracker.api import alerts, attachments, calendar, cases, deadlines, meta  # noqa: F401
 
     limits.init_app(app)
     app.register_blueprint(bp)

@@ -65,9 +65,21 @@ def _refuse_long_urls() -> None:
         raise RequestURITooLarge(f"the URL is longer than {limit} characters")
 
 
+#: Endpoints that take a file: their body may be as large as ATTACHMENT_MAX_BYTES, and some room for the form.
+UPLOADS = frozenset({"api.post_attachment", "web_cases.add_document", "web_cases.new_event"})
+FORM_ROOM = 1024 * 1024
+
+
+def _allow_uploads() -> None:
+    # Before the CSRF check reads the form: the limit must be raised before anything reads the body.
+    if request.endpoint in UPLOADS:
+        limit = int(current_app.config["ATTACHMENT_MAX_BYTES"]) + FORM_ROOM
+        request.max_content_length = max(limit, int(current_app.config["MAX_CONTENT_LENGTH"]))
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["tracker"].settings
-    for key in ("MAX_REQUEST_BYTES", "MAX_URL_LENGTH"):
+    for key in ("MAX_REQUEST_BYTES", "MAX_URL_LENGTH", "ATTACHMENT_MAX_BYTES"):
         value = settings.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{key} must be a positive whole number")
@@ -79,3 +91,4 @@ def init_app(app: Flask) -> None:
     app.config["MAX_URL_LENGTH"] = settings["MAX_URL_LENGTH"]
     app.extensions["tracker.rate"] = RateLimiter()
     app.before_request(_refuse_long_urls)
+    app.before_request(_allow_uploads)

@@ -20,7 +20,9 @@ MEANING = {
     403: "not allowed for this role (auditors only read)",
     404: "no such case, alert or path visible to the caller",
     409: "expected_version is not the case's current version",
-    413: "the request body is larger than the server accepts",
+    413: "the request body (or the file) is larger than the server accepts",
+    415: "the file's content is not of an accepted type, or not the type its name or part claims",
+    500: "the stored file is missing or damaged (`tracker verify` names it)",
     422: "the body breaks a rule (schema, calendar or the case's history); `fields` names each bad field",
     429: "too many requests; retry after the number of seconds in Retry-After",
 }
@@ -66,6 +68,12 @@ def _answers(ok: str, description: str, schema: dict, *codes: int, links: dict |
         {str(c): {"description": MEANING[c], "content": _json(ERROR)} for c in sorted({*COMMON, *codes})}
     )
     return out
+
+
+def _file_answers(description: str, media_type: str, *codes: int) -> dict[str, Any]:
+    answers = _answers("200", description, {"type": "string"}, *codes)
+    answers["200"] = {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+    return answers
 
 
 def _link(operation_id: str, description: str, body: dict | None = None, **parameters: str) -> dict[str, Any]:
@@ -173,6 +181,50 @@ def _operations() -> dict[str, dict[str, Any]]:
                     _param("return_on", "query", {"type": "string", "format": "date"}, "the day of return"),
                 ],
                 "responses": _answers("200", "the plan; null when no stay rule counts", ref("StayPlan"), 404),
+            }
+        },
+        "/cases/{id}/attachments": {
+            "post": {
+                "operationId": "postAttachment",
+                "summary": "Attach a file (multipart, part `file`), stored encrypted: attachment_added",
+                "parameters": [CASE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": ref("NewAttachment")}},
+                },
+                "responses": _answers("201", "attached", ref("AttachmentCreated"), 403, 404, 413, 415, 422),
+            }
+        },
+        "/attachments/{id}": {
+            "get": {
+                "operationId": "getAttachment",
+                "summary": "An attached file (or its thumbnail) for those who see its case; logged",
+                "parameters": [
+                    _param("id", "path", {"type": "string", "format": "uuid"}, "attachment id"),
+                    _query_bool("thumbnail", "the image's thumbnail (JPEG) instead of the file"),
+                ],
+                "responses": _file_answers(
+                    "the file, as stored (images without their metadata)",
+                    "application/octet-stream",
+                    403,
+                    404,
+                    500,
+                ),
+            }
+        },
+        "/cases/{id}/dossier.pdf": {
+            "get": {
+                "operationId": "getDossier",
+                "summary": "The case's chronology as a PDF; the read is logged",
+                "parameters": [
+                    CASE_ID,
+                    _param(
+                        "lang", "query", {"type": "string", "enum": ["en", "ru"]}, "language, en when absent"
+                    ),
+                    _query_bool("legal_name", "print the legal name (not for auditors)"),
+                    _query_bool("list_corrections", "list every correction and retraction"),
+                ],
+                "responses": _file_answers("the dossier", "application/pdf", 403, 404),
             }
         },
         "/deadlines": {

@@ -229,6 +229,35 @@ def answer_schemas() -> dict[str, Any]:
         ),
         "Created": _object(["id", "version"], {"id": UUID, "version": {"type": "integer", "minimum": 1}}),
         "Event": EVENT,
+        "AttachmentCreated": _object(
+            ["id", "version", "media_type", "metadata_found"],
+            {
+                "id": UUID,
+                "version": {"type": "integer", "minimum": 1},
+                "media_type": STRING,
+                "metadata_found": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["author", "last_modified_by"]},
+                },
+            },
+        ),
+        "NewAttachment": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": "the file: PDF, JPEG, PNG, WebP or an office document",
+                },
+                "event_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "the event the file supports",
+                },
+                "occurred_on": {"type": "string", "format": "date", "description": "the day of the document"},
+            },
+        },
         "EventList": _object(["events"], {"events": {"type": "array", "items": ref("Event")}}),
         "Case": _object(
             ["id", "version", "status"], {"id": UUID, "version": INTEGER, "status": {"type": "object"}}

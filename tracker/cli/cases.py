@@ -158,4 +158,32 @@ def erase(case_ids: tuple[str, ...], reason: str) -> None:
     )
 
 
-COMMANDS = [import_, export, verify, rebuild, demo, erase]
+@click.command("dossier")
+@click.argument("case_id")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the PDF file to write",
+)
+@click.option("--lang", type=click.Choice(["en", "ru"]), default="en", show_default=True)
+@click.option("--legal-name", is_flag=True, help="print the person's legal name (else the pseudonym only)")
+@click.option("--list-corrections", is_flag=True, help="list every correction and retraction at the end")
+@with_appcontext
+def dossier(case_id: str, output: Path, lang: str, legal_name: bool, list_corrections: bool) -> None:
+    """Write the chronology of a case as a PDF a lawyer can file."""
+    from tracker.dossier.pdf import render
+    from tracker.services.dossier import dossier as read_dossier
+
+    found = read_dossier(runtime(), OPERATOR, _case_arg(case_id), legal_name=legal_name, via="cli")
+    pdf = render(found, lang, list_corrections)
+    try:
+        output.write_bytes(pdf)
+    except OSError as exc:
+        raise click.ClickException(f"{output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}: {len(found.facts)} facts, head hash {found.head_hash}")
+
+
+COMMANDS = [import_, export, verify, rebuild, demo, erase, dossier]

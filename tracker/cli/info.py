@@ -47,6 +47,8 @@ def info() -> None:
         ("instance folder", f"{instance}{'' if instance.is_dir() else ' (not made yet)'}"),
         ("database", sa.make_url(url).render_as_string(hide_password=True)),
     ]
+    files = Path(settings["ATTACHMENTS_PATH"]) if settings["ATTACHMENTS_PATH"] else instance / "attachments"
+    rows.append(("attachments", f"{files}{'' if files.is_dir() else ' (not made yet)'}"))
     try:
         key = configured_data_key(settings, instance, url)
     except ConfigError as exc:

@@ -113,3 +113,21 @@ def strip_fields(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def _blob_aad(case_id: str, name: str) -> bytes:
+    return f"file:{case_id}/{name}".encode()
+
+
+def seal_blob(case_key: bytes, case_id: str, name: str, plain: bytes) -> bytes:
+    """A file's bytes encrypted under the case key, bound to the case and the file's name in the store."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(case_key).encrypt(nonce, plain, _blob_aad(case_id, name))
+
+
+def open_blob(case_key: bytes, case_id: str, name: str, sealed: bytes) -> bytes:
+    """The plain bytes of a stored file; CryptoError when they were altered or belong elsewhere."""
+    try:
+        return AESGCM(case_key).decrypt(sealed[:12], sealed[12:], _blob_aad(case_id, name))
+    except (InvalidTag, ValueError):
+        raise CryptoError(f"a stored file of case {case_id} does not decrypt") from None

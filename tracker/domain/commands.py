@@ -14,6 +14,7 @@ from tracker.events.catalogue import (
     validate_data,
     validate_occurred_on,
 )
+from tracker.events.record import CORRECTION_TYPES
 
 ENVELOPE = ("type", "occurred_on", "date_precision", "data", "expected_version")
 NOT_TARGETS = frozenset({"event_corrected", "event_retracted", "personal_data_erased"})
@@ -146,6 +147,14 @@ def check_references(
         raise ValidationError({"criminal_case": "no criminal_case_opened event with this id in this case"})
     if type_name in ("caseworker_assigned", "caseworker_unassigned") and not user_exists(data["username"]):
         raise ValidationError({"username": f"no such user: {data['username']}"})
+    supported = data.get("supports_event") if type_name == "attachment_added" else None
+    if supported is not None and (
+        ctx.types.get(supported) in (None, *CORRECTION_TYPES, "attachment_added")
+        or supported in ctx.retracted
+    ):
+        raise ValidationError(
+            {"supports_event": "no event with this id in this case that a file can support"}
+        )
     if type_name == "deadline_resolved" and data["deadline_key"] not in ctx.deadline_keys:
         raise ValidationError({"deadline_key": "no deadline with this key in this case"})
 
@@ -161,6 +170,11 @@ def _check_target(
         raise ValidationError({"event_id": f"a {target_type} event cannot be corrected or retracted"})
     if target in ctx.retracted:
         raise ValidationError({"event_id": "this event was retracted"})
+    if target_type == "attachment_added" and event.type == "event_corrected":
+        # A correction replaces the payload: the hash would no longer be the stored file's.
+        raise ValidationError(
+            {"event_id": "an attachment cannot be corrected; retract it and attach the file again"}
+        )
     if event.type == "event_retracted":
         if target_type == "case_opened":
             raise ValidationError({"event_id": "case_opened cannot be retracted; close the case instead"})

@@ -27,7 +27,7 @@ __all__ = [
 DATE_PRECISIONS = ("day", "month", "year")
 GROUPS = (
     "intake", "service", "movement", "stay", "documents", "prosecution",
-    "detention", "protection", "safety", "support", "closing",
+    "detention", "protection", "safety", "support", "closing", "attachments",
 )  # fmt: skip
 
 
@@ -231,10 +231,36 @@ _TYPES = (
 )
 # fmt: on
 
+#: The largest attachment the catalogue accepts; an installation's limit (ATTACHMENT_MAX_BYTES) is lower.
+ATTACHMENT_SIZE_CAP = 2**40
+# Files attached to a case: written by uploading the file (never by POST /events), which stores its
+# encrypted bytes first. The hash is in the event and so in the chain; the file name can say who the
+# person is, so it is a secret field.
+_ATTACHMENT_TYPES = (
+    EventType(
+        "attachment_added",
+        (
+            _req("sha256", pattern="[0-9a-f]{64}", description="the SHA-256 of the file, 64 hex digits"),
+            Field("name", "str", required=True, sensitive=True, max_length=255),
+            _req(
+                "media_type", pattern="[a-z]+/[a-z0-9.+-]+", description="a media type, like application/pdf"
+            ),
+            _req("size", "int", minimum=1, maximum=ATTACHMENT_SIZE_CAP),
+            _opt("supports_event", "event_ref"),
+            _opt("thumbnail", "bool"),
+            _opt("metadata_found", max_length=200),
+        ),
+        schema_version=1,
+        group="attachments",
+        api_writable=False,
+    ),
+)
+_ALL_TYPES = _TYPES + _ATTACHMENT_TYPES
+
 #: Every event type, by name, in the catalogue's order.
-CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
+CATALOGUE: dict[str, EventType] = {t.name: t for t in _ALL_TYPES}
 #: The (s) fields of each type.
-SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _TYPES}
+SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _ALL_TYPES}
 #: Date fields that must not lie before another date field of the same payload.
 DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -132,6 +132,8 @@ def chronology(
     end = _shift(max([today, *(d for d in due if d <= horizon)]), 14)
     pic = Chronology(start=start, end=end, today=today, bars=bars)
     for e in events:
+        if e.type == "attachment_added":
+            continue  # a document is evidence for a fact, not a fact of the story
         if e.occurred_on < start:
             pic.earlier += 1
         elif e.occurred_on <= end:

@@ -19,6 +19,7 @@ from tracker.domain.commands import CaseContext, EventInput
 from tracker.events.catalogue import validate_data
 from tracker.projections.tables import CaseRow
 from tracker.services import audit
+from tracker.services.attachments import delete_case_files
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 from tracker.services.writing import append_checked, case_context
 from tracker.store.events import erased_cases, head, lock_for_append
@@ -126,6 +127,8 @@ def erase_cases(
             "`tracker keys rotate`",
         ) from None
     done = Erased(versions)
+    # The key is gone, so the files cannot be opened any more; they go too.
+    done.notes += delete_case_files(rt, list(versions))
     if legacy:
         done.notes.append(
             f"{len(legacy)} of these keys were wrapped before keyrings, under the installation key alone: "

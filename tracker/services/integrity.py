@@ -36,7 +36,15 @@ def verify(rt: Runtime, progress: Callable[[int], None] | None = None) -> tuple[
     """Check every case's version sequence and hash chain; return the count checked and the broken ones."""
     with rt.db.read() as session:
         checked, broken = check_chains(session, progress)
-        return checked + len(_truncated(session, broken)), broken
+        checked += len(_truncated(session, broken))
+    return checked, broken + check_attachments(rt)
+
+
+def check_attachments(rt: Runtime) -> list[Broken]:
+    """Every attachment's stored file must decrypt to the SHA-256 its event (in the chain) names."""
+    from tracker.services.attachments import verify_files
+
+    return [Broken(b.case_id, b.problem) for b in verify_files(rt)]
 
 
 def _truncated(session: Session, broken: list[Broken]) -> list[str]:

@@ -131,6 +131,7 @@ class Entry:
     fixes: list[Fix] = field(default_factory=list)
     target: Entry | None = None
     kind: str = "notes"  # legal, movement, safety, support or notes (KINDS)
+    attachments: list[Entry] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -264,6 +265,19 @@ def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry
     return out
 
 
+def nest_attachments(timeline: list[Entry]) -> list[Entry]:
+    """The timeline with each attached file listed under the event it supports (others stay on their own)."""
+    by_id = {e.id: e for e in timeline}
+    out: list[Entry] = []
+    for e in timeline:
+        target = by_id.get(str(e.data.get("supports_event") or "")) if e.type == "attachment_added" else None
+        if target is not None:
+            target.attachments.append(e)
+        else:
+            out.append(e)
+    return out
+
+
 def _deadlines_now(
     session: Session, case_id: str, today: date
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -315,6 +329,7 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
         timeline = [e for e in timeline if e.effective_on <= as_of]
     # A corrected date moves the event: it sits among the events of the day it now counts on.
     timeline.sort(key=lambda e: (e.effective_on, e.version), reverse=True)
+    timeline = nest_attachments(timeline)
     return CasePage(
         id=case_id,
         version=case.version,

@@ -99,6 +99,9 @@ def parse_line(text: str, today: Any) -> tuple[list[EventInput], list[str]]:
         raise ValidationError({f"case.{k}": v for k, v in exc.fields.items()}) from None
     for i, raw in enumerate(raw_events):
         where = f"events[{i}]"
+        if isinstance(raw, dict) and raw.get("type") == "attachment_added":
+            # The file itself is not in the line: its hash would name bytes the store does not hold.
+            raise ValidationError({f"{where}.type": "attachment_added is written by uploading the file"})
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
             raw = {**raw, "data": _resolve_refs(raw["data"], ids, i + 2, where)}
         try:

@@ -121,10 +121,12 @@ def append_checked(
     request_id: str | None = None,
     previous_hash: str | None = None,
     prior: Sequence[sa.Row[Any]] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[EventRow]:
     """Check each event against the case so far, seal it, append the batch and project it.
 
-    `previous_hash` and `prior` (the newest hash and the stream so far) save reading them again.
+    `previous_hash` and `prior` (the newest hash and the stream so far) save reading them again;
+    `ids` are the events' ids when the caller needs them beforehand (an attachment's stored file).
     """
     today = rt.today()
     expected = ctx.version
@@ -137,7 +139,7 @@ def append_checked(
     }
     users = existing_usernames(session, wanted)
     meta = metadata_text(source, request_id, None)
-    batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta)
+    batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta, ids)
     rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
     project(session, case_id, rows, rt.rules, today, prior)
     count_appends_on_commit(session, source, len(rows))

@@ -55,6 +55,7 @@ TYPES = {
     "case_closed": _l("Case closed"),
     "case_reopened": _l("Case reopened"),
     "personal_data_erased": _l("Personal data erased"),
+    "attachment_added": _l("Document attached"),
 }
 
 GROUPS = {
@@ -69,6 +70,7 @@ GROUPS = {
     "safety": _l("Safety and contact"),
     "support": _l("Support"),
     "closing": _l("Deadlines, corrections and closing"),
+    "attachments": _l("Attachments"),
     "usual": _l("Your usual"),
 }
 
@@ -83,6 +85,12 @@ KINDS = {
 
 FIELDS = {
     "address": _l("Address"),
+    "sha256": _l("SHA-256"),
+    "media_type": _l("File type"),
+    "size": _l("Size (bytes)"),
+    "supports_event": _l("Supports the event"),
+    "thumbnail": _l("Thumbnail"),
+    "metadata_found": _l("Metadata found"),
     "amount": _l("Amount"),
     "article": _l("Article"),
     "authority": _l("Authority"),
@@ -156,6 +164,7 @@ FIELDS = {
 
 #: Where a field name means something more precise in one event type.
 FIELD_OVERRIDES = {
+    ("attachment_added", "name"): _l("File name"),
     ("stay_permitted", "kind"): _l("Kind of stay"),
     ("document_recorded", "kind"): _l("Document"),
     ("document_recorded", "status"): _l("Document status"),
@@ -321,12 +330,16 @@ ACCESS_ACTIONS = {
     "deadlines": _l("deadlines"),
     "export": _l("export"),
     "stay plan": _l("stay plan"),
+    "dossier": _l("dossier"),
 }
 _ACCESS_AS_OF = {
     "page": _l("case page as of %(day)s"),
     "status": _l("status as of %(day)s"),
 }
 _AS_OF = re.compile(r"(?P<what>[a-z ]+) as of (?P<day>\d{4}-\d\d-\d\d)")
+#: A download names the attachment by the first 8 digits of its id (the log's action has 40 characters).
+_FILE = re.compile(r"(?P<what>attachment|thumbnail) (?P<id>[0-9a-f]{8})")
+_ACCESS_FILE = {"attachment": _l("attachment %(id)s"), "thumbnail": _l("thumbnail of attachment %(id)s")}
 
 # How exact a date is, said on its own (WORDS' "day"/"month"/"year" complete "exact to the ...").
 PRECISIONS = {
@@ -344,6 +357,9 @@ def access_label(action: str) -> str:
     match = _AS_OF.fullmatch(action)
     if match and match.group("what") in _ACCESS_AS_OF:
         return str(_ACCESS_AS_OF[match.group("what")]) % {"day": match.group("day")}
+    match = _FILE.fullmatch(action)
+    if match:
+        return str(_ACCESS_FILE[match.group("what")]) % {"id": match.group("id")}
     return action
 
 

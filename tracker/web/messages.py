@@ -84,6 +84,12 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         _l('must be a 3-letter currency code in capitals, like "EUR"'),
         {},
     ),
+    (
+        r"must be the SHA-256 of the file, 64 hex digits",
+        _l("must be the SHA-256 of the file, 64 hex digits"),
+        {},
+    ),
+    (r"must be a media type, like application/pdf", _l("must be a media type, like application/pdf"), {}),
     (r"must be a string matching (?P<pattern>.+)", _l("must match %(pattern)s"), {}),
     (r"must be a string", _l("must be text"), {}),
     (r"is not a field of (?P<type>\w+)", _l("is not a field of “%(type)s”"), {"type": type_label}),
@@ -134,6 +140,50 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
     (
         r"the personal data of this case was erased; it cannot be recorded",
         _l("the personal data of this case was erased; it cannot be recorded"),
+        {},
+    ),
+    # Attachments (services/attachments.py, files/content.py, domain/commands.py).
+    (
+        r"the personal data of this case was erased; no file can be added",
+        _l("the personal data of this case was erased; no file can be added"),
+        {},
+    ),
+    (
+        r"no event with this id in this case that a file can support",
+        _l("choose an event of this case that the file supports"),
+        {},
+    ),
+    (
+        r"an attachment cannot be corrected; retract it and attach the file again",
+        _l("an attachment cannot be corrected; retract it and attach the file again"),
+        {},
+    ),
+    (r"a file with a name is required", _l("a file with a name is required"), {}),
+    (r"the file is empty", _l("the file is empty"), {}),
+    (
+        r"the file's content is not of an accepted type \((?P<types>.+)\)",
+        _l("the file's content is not of an accepted type (%(types)s)"),
+        {},
+    ),
+    (
+        r"the file name's ending is not one of an accepted type \((?P<types>.+)\)",
+        _l("the file name's ending is not one of an accepted type (%(types)s)"),
+        {},
+    ),
+    (
+        r"the file's content is (?P<actual>\S+), but its name says (?P<claimed>\S+)",
+        _l("the file's content is %(actual)s, but its name says %(claimed)s"),
+        {},
+    ),
+    (
+        r"the file's content is (?P<actual>\S+), but it was sent as (?P<claimed>\S+)",
+        _l("the file's content is %(actual)s, but it was sent as %(claimed)s"),
+        {},
+    ),
+    (r"the image has more than (?P<num>\d+) pixels", _l("the image has more than %(num)s pixels"), {}),
+    (
+        r"the image cannot be read \(damaged, cut short or too large\)",
+        _l("the image cannot be read (damaged, cut short or too large)"),
         {},
     ),
     (

@@ -173,6 +173,7 @@ def _render_case(page: timeline.CasePage, errors: dict[str, str], kinds: frozens
         types=pickable_types(current_user.role, entry.usual_types(runtime(), current_user.actor)),
         errors=errors,
         may_record=current_user.actor.may_record,
+        sees_files=current_user.actor.sees_sensitive,
     )
 
 
@@ -232,7 +233,8 @@ def new_event(case_id: str) -> Any:
     ctx = entry.form_context(rt, actor, case_uuid(case_id))
     values = request.form if request.method == "POST" else request.args
     type_name = values.get("type", "")
-    if type_name not in CATALOGUE or type_name in ("case_opened", "personal_data_erased"):
+    # case_opened has its own page; erasure and attachments are written by their own actions.
+    if type_name not in CATALOGUE or type_name == "case_opened" or not CATALOGUE[type_name].api_writable:
         return render_template(
             "cases/pick_type.html",
             ctx=ctx,
@@ -249,7 +251,12 @@ def new_event(case_id: str) -> Any:
     form = EventForm(type_name, ctx, values, rt.today(), target)
     status = 200
     version = ctx.version
-    if request.method == "POST":
+    upload = documents.uploaded() if request.method == "POST" and type_name not in CORRECTIONS else None
+    refused = documents.refusal(upload) if upload is not None else None
+    if refused is not None:
+        form.general.append(refused[0])
+        status = refused[1]
+    elif request.method == "POST":
         expected = request.form.get("version", "")
         try:
             event_id, _version = entry.record(
@@ -271,6 +278,8 @@ def new_event(case_id: str) -> Any:
             status = 409
         else:
             flash(_("Recorded: %(type)s.", type=type_label(type_name)), "info")
+            if upload is not None:
+                documents.attach_after(ctx.id, upload, event_id)
             return redirect(url_for("web_cases.case_page", case_id=ctx.id, _anchor=f"event-{event_id}"))
     return render_template(
         "cases/event_new.html", ctx=ctx, form=form, type_name=type_name, target=target, version=version
@@ -315,3 +324,6 @@ def erase(case_id: str) -> Any:
     else:
         flash(_("The personal data of this case was erased."), "info")
     return redirect(url_for("web_cases.case_page", case_id=cid))
+
+
+from tracker.web.cases import documents  # noqa: E402  (its routes are on this blueprint)

@@ -1,0 +1,1 @@
+"""Attached files: their storage (encrypted at rest) and what their content is."""
