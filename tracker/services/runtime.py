@@ -16,6 +16,7 @@ from tracker.crypto.codec import CryptoError, kek_id, new_case_key, unwrap_case_
 from tracker.crypto.keyring import Keyring, KeyringFile
 from tracker.db import Database
 from tracker.deadlines.rules import Rules
+from tracker.search.normalize import search_key
 from tracker.store.events import load_case_key, save_case_key
 from tracker.store.tables import CaseKeyRow
 
@@ -46,6 +47,7 @@ class Runtime:
     _keks: dict[str, bytes] = field(init=False, repr=False, default_factory=dict)
     # The keyring (outside the database) whose leaves, with the installation key, wrap case keys.
     keyring_file: KeyringFile = field(init=False, repr=False)
+    _search_keys: tuple[bytes, ...] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         raw = str(self.settings.get("OLD_DATA_KEYS") or "")
@@ -75,6 +77,18 @@ class Runtime:
                 f"installation key {key_id} is needed but is neither TRACKER_DATA_KEY ({self.kek_id}) "
                 "nor one of TRACKER_OLD_DATA_KEYS"
             ) from None
+
+    @property
+    def search_key(self) -> bytes:
+        """The key of the blind index (tracker.search.normalize), derived from the installation key."""
+        return self.search_keys[0]
+
+    @property
+    def search_keys(self) -> tuple[bytes, ...]:
+        """The search key of the current installation key, then of each old one (until a rebuild)."""
+        if self._search_keys is None:
+            self._search_keys = tuple(search_key(k) for k in (self.kek, *self.old_keks))
+        return self._search_keys
 
     def now(self) -> datetime:
         return self.clock()
