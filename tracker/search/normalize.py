@@ -106,7 +106,8 @@ def value_tokens(text: str) -> set[str]:
 def query_tokens(q: str) -> tuple[list[str], list[str]]:
     """What a query looks for: tokens that must all be found (its words), and tokens any one of which
     is enough (the query as one phone number, or as one document number)."""
-    every = sorted({_word_tokens(w)[-1] for w in words(q)[:MAX_QUERY_WORDS]})
+    # The longest first: a longer prefix is rarer, a good first pick of candidates.
+    every = sorted({_word_tokens(w)[-1] for w in words(q)[:MAX_QUERY_WORDS]}, key=lambda t: (-len(t), t))
     any_of: list[str] = []
     stripped = q.strip()
     digits = re.sub(r"[^0-9]", "", stripped)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tracker.auth.users import Actor
 from tracker.projections.search import CaseIndex, drop_cases, index_new_cases
 from tracker.projections.tables import SearchTokenRow
-from tracker.search.normalize import digests, query_tokens
+from tracker.search.normalize import digest, digests, query_tokens
 from tracker.services.runtime import Runtime
 from tracker.store.events import case_ids, lock_for_append, read_streams
 
@@ -26,22 +26,27 @@ def matching_cases(rt: Runtime, actor: Actor, q: str) -> sa.Select[Any] | None:
     every, any_of = query_tokens(q)
     if not every and not any_of:
         return None
-    t = SearchTokenRow.__table__.c
-    keys = rt.search_keys
-    where = [] if actor.sees_sensitive else [t.sensitive.is_(False)]
+    table = SearchTokenRow.__table__
+    public = not actor.sees_sensitive
     parts: list[sa.Select[Any]] = []
-    if every:
-        # Under each key still in use (after a key change, until the index is rebuilt).
-        number = sa.func.count(sa.distinct(t.digest))
-        for key in keys:
-            found = t.digest.in_(digests(key, every))
-            parts.append(
-                sa.select(t.case_id).where(found, *where).group_by(t.case_id).having(number >= len(every))
-            )
-    if any_of:
-        candidates = [d for k in keys for d in digests(k, any_of)]
-        parts.append(sa.select(t.case_id).where(t.digest.in_(candidates), *where))
+    for key in rt.search_keys:  # after a key change, until the index is rebuilt, the old keys too
+        if every:
+            parts.append(_holding_all(table, [digest(key, t) for t in every], public))
+        if any_of:
+            one = sa.select(table.c.case_id).where(table.c.digest.in_(digests(key, any_of)))
+            parts.append(one.where(table.c.sensitive.is_(False)) if public else one)
     return parts[0] if len(parts) == 1 else sa.union(*parts)  # type: ignore[return-value]
+
+
+def _holding_all(table: sa.Table, wanted: list[bytes], public: bool) -> sa.Select[Any]:
+    """The cases holding every digest: candidates of the first, each checked for the others by key."""
+    first = table.alias("first")
+    query = sa.select(first.c.case_id).where(first.c.digest == wanted[0])
+    for n, value in enumerate(wanted[1:]):
+        other = table.alias(f"other{n}")
+        found = sa.exists().where(other.c.digest == value, other.c.case_id == first.c.case_id)
+        query = query.where(found.where(other.c.sensitive.is_(False)) if public else found)
+    return query.where(first.c.sensitive.is_(False)) if public else query
 
 
 def rebuild_index(rt: Runtime, session: Session, case_ids: Sequence[str]) -> None:
