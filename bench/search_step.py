@@ -98,4 +98,3 @@ def _floor(b: Any, typed: Sequence[str], n: int) -> Timings:
 def _index_size(b: Any) -> int:
     with b.engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM search_tokens")).scalar() or 0)
-
