@@ -232,3 +232,31 @@ def test_no_value_of_the_index_is_stored_in_clear(sqlite_app: Any, api_for: Any,
     assert b"Sparrow" in raw
     for secret in (b"Vorobyov", b"vorobyov", b"ivanovich", b"vorob"):
         assert secret not in raw
+
+
+def test_a_key_rotation_moves_the_index_under_the_new_key(
+    app: Any, rt: Any, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import secrets
+
+    from conftest import DATA_KEY, _make_app
+
+    from tracker.services import keys
+
+    sam = Actor("sam", "supervisor")
+    case_id = new_case(rt, "Sparrow")
+    record(rt, case_id, "contact_details_changed", "2022-10-01", phone="+7 912 345 67 89")
+    before = table_rows(rt, "search_tokens", "case_id, event_id, field, digest")
+    new_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    both = _make_app(db_url, tmp_path, monkeypatch, DATA_KEY=new_key, OLD_DATA_KEYS=DATA_KEY)
+    rt2 = both.extensions["tracker"]
+    # Before the rotation, the old key's digests are still found.
+    assert found(rt2, sam, "912 345 67 89") == ["Sparrow"]
+    keys.rotate(rt2, ADMIN)
+    after = table_rows(rt2, "search_tokens", "case_id, event_id, field, digest")
+    assert len(after) == len(before) and not {r["digest"] for r in after} & {r["digest"] for r in before}
+    both.extensions["tracker"].db.dispose()
+    only_new = _make_app(db_url, tmp_path, monkeypatch, DATA_KEY=new_key)
+    assert found(only_new.extensions["tracker"], sam, "912 345 67 89") == ["Sparrow"]
+    only_new.extensions["tracker"].db.dispose()
