@@ -260,3 +260,22 @@ def test_a_key_rotation_moves_the_index_under_the_new_key(
     only_new = _make_app(db_url, tmp_path, monkeypatch, DATA_KEY=new_key)
     assert found(only_new.extensions["tracker"], sam, "912 345 67 89") == ["Sparrow"]
     only_new.extensions["tracker"].db.dispose()
+
+
+def test_every_signed_in_page_has_the_search_box_and_the_list_finds_by_legal_name(
+    sqlite_app: Any, api_for: Any
+) -> None:
+    from browser.webkit import signed_in, text
+
+    admin = api_for(sqlite_app, "admin")
+    open_case(admin, "Sparrow", legal_name="Воробьёв Иван")
+    open_case(admin, "Owl")
+    assert 'id="top-q"' not in text(sqlite_app.test_client().get("/login"))
+    sam = signed_in(sqlite_app, "sam", "supervisor")
+    for path in ("/", "/cases", "/alerts", "/account"):
+        assert 'action="/cases"' in text(sam.get(path)) and 'id="top-q"' in text(sam.get(path)), path
+    listed = text(sam.get("/cases?q=Vorobyov+Iva"))
+    assert "Sparrow" in listed and "Owl" not in listed
+    otto = signed_in(sqlite_app, "otto", "auditor")
+    assert "Sparrow" not in text(otto.get("/cases?q=Vorobyov"))
+    assert "auditors do not search personal data" in text(otto.get("/cases"))
