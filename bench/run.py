@@ -85,8 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument(
+        "--search-cases",
+        type=int,
+        default=0,
+        help="the search step first adds synthetic cases up to this many (read models and index only)",
+    )
+    parser.add_argument(
         "--steps",
-        default="import,reads,http,appends,scheduler,rebuild",
+        default="import,reads,http,appends,scheduler,rebuild,search",
         help="comma-separated subset of the steps, in order (import first)",
     )
     args = parser.parse_args(argv)

@@ -14,6 +14,7 @@ import peer_env
 import service
 import web_load
 from common import RATE, TIME, Row, Section, Timings, log
+from search_step import step_search
 
 LIST_QUERIES = (
     "status=open&country=KZ&deadline_within=30",
@@ -302,4 +303,5 @@ STEPS = {
     "appends": step_appends,
     "scheduler": step_scheduler,
     "rebuild": step_rebuild,
+    "search": step_search,
 }

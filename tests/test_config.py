@@ -158,7 +158,7 @@ def test_boolean_settings_take_the_usual_spellings(env: pytest.MonkeyPatch, tmp_
     # No checked-in setting is a boolean yet; defaults that have one are read the same way.
     required = "".join(f"{k} = 1\n" for k in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_ATTEMPTS", "PAGE_SIZE",
                                                "SERVE_WORKERS"))  # fmt: skip
-    defaults = write(tmp_path / "tracker.toml", "FEATURE = false\n" + required)
+    defaults = write(tmp_path / "tracker.toml", 'FEATURE = false\nTIME_ZONE = "UTC"\n' + required)
     env.setattr(config, "DEFAULTS_PATH", defaults)
     assert load_settings()["FEATURE"] is False
     for raw, value in [("1", True), ("true", True), ("YES", True), ("on", True), ("0", False),

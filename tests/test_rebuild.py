@@ -17,6 +17,7 @@ READ_MODELS = {
     "case_status": "case_id",
     "case_assignments": "case_id, username",
     "deadlines": "case_id, key",
+    "search_tokens": "case_id, event_id, field, digest",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import platformdirs
 
+from tracker import clock
 from tracker.resources import DEFAULTS
 
 DEFAULTS_PATH = DEFAULTS / "tracker.toml"
@@ -86,6 +87,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_ATTEMPTS", "PAGE_SIZE", "SERVE_WORKERS"):
         if not isinstance(settings.get(key), int) or settings[key] < 1:
             raise ConfigError(f"{key} must be a positive whole number")
+    try:
+        clock.zone_named(settings.get("TIME_ZONE"))
+    except clock.UnknownZone as exc:
+        raise ConfigError(f"TIME_ZONE: {exc}") from None
     return settings
 
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from tracker.api import limits
 from tracker.auth.users import Actor, actor_for_token
+from tracker.clock import set_user_zone, zone_or_none
 from tracker.events.catalogue import ValidationError
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 from tracker.store.events import ConcurrencyError
@@ -79,6 +80,7 @@ def authenticate() -> tuple[Response, int] | None:
         response.headers["Retry-After"] = str(wait)
         return response, status
     g.actor = who
+    set_user_zone(zone_or_none(who.time_zone))
     return None
 
 

@@ -119,7 +119,13 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "operationId": "listCases",
                 "summary": "List visible cases in pseudonym order, a page at a time",
                 "parameters": [
-                    _query_text("q", "part of the pseudonym"),
+                    _query_text(
+                        "q",
+                        "part of the pseudonym; or every word of a legal name, messenger, address or other "
+                        "sensitive text field (whole, or the start of a word; Cyrillic and Latin alike), a "
+                        "phone number (its last 7 digits or more) or a document or reference number, "
+                        "through the blind index (auditors: the pseudonym only)",
+                    ),
                     _param(
                         "status", "query", {"type": "string", "enum": ["open", "closed"]}, "both when absent"
                     ),

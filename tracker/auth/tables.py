@@ -22,6 +22,8 @@ class UserRow(Base):
     email: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
+    # The user's own time zone (an IANA name); None: the organization's TIME_ZONE.
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
     # Before revision 0005 the secret was kept in clear here; now it is sealed by the installation key
     # (totp_secret_sealed), and a clear one left from before is sealed at its next use.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))

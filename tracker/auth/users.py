@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from tracker.auth.tables import ROLES, TokenRow, UserRow
+from tracker.clock import utc_now
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
 _hasher = PasswordHasher()
@@ -38,6 +39,8 @@ class Actor:
     username: str
     role: str
     user_id: int | None = None
+    # The user's own time zone, when they chose one (tracker.clock).
+    time_zone: str | None = None
 
     @property
     def sees_sensitive(self) -> bool:
@@ -56,7 +59,7 @@ SYSTEM = Actor("system", "admin")
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def hash_password(password: str) -> str:
@@ -171,4 +174,4 @@ def actor_for_token(session: Session, token: str) -> Actor | None:
         expires = tok.expires_at if tok.expires_at.tzinfo else tok.expires_at.replace(tzinfo=UTC)
         if expires <= now():
             return None
-    return Actor(user.username, user.role, user.id)
+    return Actor(user.username, user.role, user.id, user.time_zone)

@@ -103,7 +103,8 @@ def status_values(
     state: dict[str, Any], last: Recorded | None, version: int, position: int, newest_on: date
 ) -> dict[str, Any]:
     """The columns of a case's status row (but case_id and erased) after folding up to `last`."""
-    status = fold.render(state, date.today())
+    # These columns are the fold's own values: none depends on the day it is looked at.
+    status = state
     pseudonym = status["pseudonym"] or ""
     return {
         "version": version,
@@ -123,7 +124,7 @@ def status_values(
 
 
 def _sync_assignments(session: Session, case_id: str, state: dict[str, Any]) -> None:
-    wanted = set(fold.render(state, date.today())["caseworkers"])
+    wanted = set(state["caseworkers"])
     have = set(session.scalars(sa.select(AssignmentRow.username).where(AssignmentRow.case_id == case_id)))
     if have - wanted:
         session.execute(
@@ -182,7 +183,7 @@ def project_new_cases(session: Session, streams: Sequence[tuple[list[Recorded], 
         values["case_id"] = case_id
         values["erased"] = any(e.type == "personal_data_erased" for e in stream)
         statuses.append(values)
-        names = sorted(set(fold.render(state, date.today())["caseworkers"]))
+        names = sorted(set(state["caseworkers"]))
         assignments.extend({"case_id": case_id, "username": name} for name in names)
         deadlines.extend(deadline_values(case_id, derive(stream, rules), values["state"] == "open"))
     for table, rows in ((CaseRow, statuses), (AssignmentRow, assignments), (DeadlineRow, deadlines)):

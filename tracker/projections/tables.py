@@ -60,3 +60,21 @@ class DeadlineRow(Base):
     active: Mapped[bool] = mapped_column(sa.Boolean)
 
     __table_args__ = (sa.Index("ix_deadlines_active_due_on", "active", "due_on"),)
+
+
+class SearchTokenRow(Base):
+    """One keyed digest of a normalized token of an indexed field (tracker.search.normalize).
+
+    `event_id` is the event whose effective payload (after corrections) holds the value, so that a
+    correction or retraction replaces just its tokens; `sensitive` rows never match for auditors.
+    """
+
+    __tablename__ = "search_tokens"
+
+    digest: Mapped[bytes] = mapped_column(sa.LargeBinary(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    sensitive: Mapped[bool] = mapped_column(sa.Boolean)
+
+    __table_args__ = (sa.Index("ix_search_tokens_case_id_event_id", "case_id", "event_id"),)

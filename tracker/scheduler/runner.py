@@ -7,13 +7,14 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from types import FrameType
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from tracker.clock import utc_now
 from tracker.scheduler import jobs
 from tracker.scheduler.jobs import JobSpec
 from tracker.services.runtime import Runtime
@@ -40,7 +41,7 @@ def reconcile(scheduler: BackgroundScheduler, specs: Sequence[JobSpec], start_no
         if job.id not in wanted:
             log.info("removing job %s: no longer in the job list", job.id)
             job.remove()
-    now = datetime.now(UTC)
+    now = utc_now()
     for spec in specs:
         scheduler.add_job(
             spec.func,

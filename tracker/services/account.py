@@ -14,6 +14,7 @@ from tracker.auth.users import (
     revoke_api_tokens,
     validate_password,
 )
+from tracker.clock import UnknownZone, zone_named
 from tracker.crypto.codec import CryptoError
 from tracker.services import audit
 from tracker.services.runtime import NotFound, Runtime
@@ -34,6 +35,17 @@ def set_locale(rt: Runtime, user_id: int, locale: str) -> None:
         raise UserError(f"unknown language {locale!r}")
     with rt.db.write() as session:
         _user(session, user_id).locale = locale
+
+
+def set_time_zone(rt: Runtime, user_id: int, name: str | None) -> None:
+    """Remember the user's own time zone; None or "" goes back to the organization's."""
+    if name:
+        try:
+            zone_named(name)
+        except UnknownZone:
+            raise UserError(f"unknown time zone {name[:64]!r}") from None
+    with rt.db.write() as session:
+        _user(session, user_id).time_zone = name or None
 
 
 def change_password(rt: Runtime, user_id: int, current: str, new: str, address: str) -> int:

@@ -92,7 +92,7 @@ def deliver_mail(rt: Runtime, now: datetime | None = None, *, wait: bool = True)
 
 def create_alerts(rt: Runtime, now: datetime) -> tuple[int, int]:
     """(deadlines looked at, alerts created) for the day of `now`; call it under the pass lock."""
-    today = now.date()
+    today = rt.organization_day(now)
     until = today + timedelta(days=rt.rules.max_lead_days)
     # Read, then write: on SQLite a write transaction blocks every other writer, so it stays short.
     # What changes in between is harmless: the pass lock keeps other passes out, and the insert
@@ -196,7 +196,7 @@ def _reason(exc: Exception) -> str:
 
 def _compose(rt: Runtime, batch: Sequence[delivery.Item], now: datetime) -> EmailMessage:
     sender, base_url = str(rt.settings.get("MAIL_FROM") or ""), str(rt.settings.get("BASE_URL") or "")
-    message = mail.compose(batch, sender, base_url, now.date())
+    message = mail.compose(batch, sender, base_url, rt.organization_day(now))
     message.as_bytes()  # what fails to serialize fails here, for this message only
     return message
 

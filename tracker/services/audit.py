@@ -7,13 +7,14 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TextIO
 
 from sqlalchemy.orm import Session
 
 from tracker.auth.tables import AuditRow
 from tracker.auth.users import Actor
+from tracker.clock import utc_now
 from tracker.services import audit_sources as sources
 from tracker.services.runtime import Forbidden, Runtime
 
@@ -57,9 +58,7 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     text = json.dumps(detail, sort_keys=True, ensure_ascii=False) if isinstance(detail, dict) else detail
-    row = AuditRow(
-        at=datetime.now(UTC), actor=actor, action=action, target=target, detail=text, address=address
-    )
+    row = AuditRow(at=utc_now(), actor=actor, action=action, target=target, detail=text, address=address)
     session.add(row)
     return row
 

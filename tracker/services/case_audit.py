@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tracker.auth.tables import AccessRow
 from tracker.auth.users import Actor
+from tracker.clock import current_zone, day_in
 from tracker.services.integrity import _check_row
 from tracker.services.reading import event_dict, log_access, visible_case
 from tracker.services.runtime import Runtime
@@ -59,7 +60,7 @@ def case_audit(rt: Runtime, actor: Actor, case_id: str, known_on: date | None = 
         shown = [
             event_dict(r, key, actor.sees_sensitive)
             for r in rows
-            if known_on is None or r.recorded_at.date() <= known_on
+            if known_on is None or day_in(r.recorded_at, current_zone(rt.zone)) <= known_on
         ]
         total = session.scalar(
             sa.select(sa.func.count()).select_from(AccessRow).where(AccessRow.case_id == case_id)

@@ -12,6 +12,7 @@ from tracker.db import refresh_statistics
 from tracker.projections.case_status import rebuild_cases
 from tracker.projections.tables import CaseRow
 from tracker.services.runtime import Runtime
+from tracker.services.search import rebuild_index
 from tracker.store.events import case_ids, lock_for_append
 from tracker.store.hashing import GENESIS, event_hash
 from tracker.store.tables import EventRow
@@ -150,6 +151,7 @@ def rebuild(rt: Runtime, progress: Callable[[int], None] | None = None) -> int:
             # No append may land between reading a chunk's events and storing its read models.
             lock_for_append(session)
             rebuild_cases(session, chunk, rt.rules)
+            rebuild_index(rt, session, chunk)
         if progress:
             progress(len(chunk))
     with rt.db.write() as session:

@@ -14,6 +14,7 @@ from tracker.crypto.codec import CryptoError
 from tracker.services import audit
 from tracker.services.erasure import finish_erasures
 from tracker.services.runtime import Forbidden, Runtime
+from tracker.services.search import rebuild_search_index
 from tracker.store import installation
 from tracker.store.events import erased_cases
 from tracker.store.tables import CaseKeyRow
@@ -141,4 +142,6 @@ def rotate(
         )
         # Every case key is under the current key: a server holding only an old key now refuses to start.
         installation.replace_fingerprint(session, key_fingerprint(rt.kek), rt.now())
+    # The blind index is keyed by a key derived from the installation key: recompute it under the new one.
+    rebuild_search_index(rt)
     return done

@@ -21,6 +21,7 @@ from tracker.projections import status as fold
 from tracker.projections.recorded import stored_data, to_recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import NotFound, Runtime
+from tracker.services.search import matching_cases
 from tracker.services.writing import may_see
 from tracker.stay.history import stay_status
 from tracker.store.events import read_stream
@@ -180,7 +181,10 @@ def list_cases(rt: Runtime, actor: Actor, f: CaseFilter) -> tuple[list[dict[str,
             CaseRow.case_id.in_(_assigned_to(actor.username if f.assigned == "me" else f.assigned))
         )
     if f.q:
-        query = query.where(CaseRow.pseudonym_key.contains(f.q.casefold(), autoescape=True))
+        # Any part of the pseudonym, or the blind index of names, numbers and other indexed fields.
+        pseudonym = CaseRow.pseudonym_key.contains(f.q.casefold(), autoescape=True)
+        found = matching_cases(rt, actor, f.q)
+        query = query.where(pseudonym if found is None else sa.or_(pseudonym, CaseRow.case_id.in_(found)))
     if f.status:
         query = query.where(CaseRow.state == f.status)
     if f.country:

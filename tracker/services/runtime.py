@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tracker.clock import current_zone, day_in, utc_now, zone_named
 from tracker.config import decode_data_key, instance_path
 from tracker.crypto.codec import CryptoError, kek_id, new_case_key, unwrap_case_key, wrap_case_key
 from tracker.crypto.keyring import Keyring, KeyringFile
 from tracker.db import Database
 from tracker.deadlines.rules import Rules
+from tracker.search.normalize import search_key
 from tracker.store.events import load_case_key, save_case_key
 from tracker.store.tables import CaseKeyRow
 
@@ -40,12 +43,13 @@ class Runtime:
     kek: bytes = field(repr=False)
     rules: Rules
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = utc_now
     # Installation keys that may still wrap some case keys (after a key change, until rotation ends).
     old_keks: tuple[bytes, ...] = field(default=(), repr=False)
     _keks: dict[str, bytes] = field(init=False, repr=False, default_factory=dict)
     # The keyring (outside the database) whose leaves, with the installation key, wrap case keys.
     keyring_file: KeyringFile = field(init=False, repr=False)
+    _search_keys: tuple[bytes, ...] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         raw = str(self.settings.get("OLD_DATA_KEYS") or "")
@@ -76,11 +80,33 @@ class Runtime:
                 "nor one of TRACKER_OLD_DATA_KEYS"
             ) from None
 
+    @property
+    def search_key(self) -> bytes:
+        """The key of the blind index (tracker.search.normalize), derived from the installation key."""
+        return self.search_keys[0]
+
+    @property
+    def search_keys(self) -> tuple[bytes, ...]:
+        """The search key of the current installation key, then of each old one (until a rebuild)."""
+        if self._search_keys is None:
+            self._search_keys = tuple(search_key(k) for k in (self.kek, *self.old_keks))
+        return self._search_keys
+
     def now(self) -> datetime:
         return self.clock()
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The organization's time zone (TIME_ZONE)."""
+        return zone_named(str(self.settings.get("TIME_ZONE") or "UTC"))
+
     def today(self) -> date:
-        return self.clock().date()
+        """Today in the signed-in user's time zone, else in the organization's."""
+        return day_in(self.clock(), current_zone(self.zone))
+
+    def organization_day(self, moment: datetime) -> date:
+        """The day `moment` falls on in the organization's time zone (the scheduler's day)."""
+        return day_in(moment, self.zone)
 
     def keyring(self) -> Keyring:
         """The keyring, made on first use; refused when the database's keys are under another one."""

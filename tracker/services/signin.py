@@ -27,10 +27,11 @@ class SessionUser:
     must_enrol: bool
     fingerprint: str
     calendar_feed: bool = False
+    time_zone: str | None = None
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.username, self.role, self.id)
+        return Actor(self.username, self.role, self.id, self.time_zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def _session_user(user: UserRow, required: set[str]) -> SessionUser:
         must_enrol=user.role in required and not enabled,
         fingerprint=fingerprint(user.password_hash, user.session_epoch or 0),
         calendar_feed=user.calendar_token_hash is not None,
+        time_zone=user.time_zone,
     )
 
 

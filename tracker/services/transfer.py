@@ -20,6 +20,7 @@ from tracker.events.record import Recorded
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project_new_cases
 from tracker.projections.recorded import recorded_of, stored_data
+from tracker.projections.search import CaseIndex, index_new_cases
 from tracker.services import audit
 from tracker.services.reading import log_access
 from tracker.services.runtime import NotFound, Runtime
@@ -126,16 +127,24 @@ class _Pending:
 
     def __init__(self) -> None:
         self.keys: list[tuple[str, bytes, str, str | None]] = []
+        self.open_keys: list[bytes] = []
         self.rows: list[dict[str, Any]] = []
         self.ends: list[int] = []
 
     def add(
-        self, case_id: str, wrapped: bytes | None, kek_id: str, keyring: str, rows: list[dict[str, Any]]
+        self,
+        case_id: str,
+        wrapped: bytes | None,
+        kek_id: str,
+        keyring: str,
+        rows: list[dict[str, Any]],
+        key: bytes,
     ) -> None:
         if wrapped is not None:
             self.keys.append((case_id, wrapped, kek_id, keyring))
         self.rows.extend(rows)
         self.ends.append(len(self.rows))
+        self.open_keys.append(key)
 
     def store(self, rt: Runtime, session: Session) -> None:
         positions = insert_new_cases(session, self.rows)
@@ -145,7 +154,15 @@ class _Pending:
             streams.append(([recorded_of(r) for r in self.rows[start:end]], positions[end - 1]))
             start = end
         project_new_cases(session, streams, rt.rules)
-        self.keys, self.rows, self.ends = [], [], []
+        # An erased case's key is used here only, in memory: its index keeps no sensitive token.
+        cases, start = [], 0
+        for end, key in zip(self.ends, self.open_keys, strict=True):
+            case_rows = self.rows[start:end]
+            index = CaseIndex(case_rows[0]["case_id"], key)
+            cases.append((index, [(r["id"], r["type"], r["schema_version"], r["data"]) for r in case_rows]))
+            start = end
+        index_new_cases(session, rt.search_key, cases)
+        self.keys, self.rows, self.ends, self.open_keys = [], [], [], []
 
 
 def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
@@ -180,7 +197,7 @@ def import_file(rt: Runtime, fh: TextIO, progress: Callable[[int], None] | None 
                 where = "" if field == "line" else f"{field}: "
                 raise ImportFailed(f"line {number}: {where}{message}") from None
             rows = chain(case_id, 0, GENESIS, sealed, IMPORTER.username, rt.now())
-            pending.add(case_id, None if erased else wrapped, rt.kek_id, rt.keyring_id, rows)
+            pending.add(case_id, None if erased else wrapped, rt.kek_id, rt.keyring_id, rows, key)
             cases += 1
             events += len(batch)
             if len(pending.ends) >= IMPORT_CHUNK:

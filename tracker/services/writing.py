@@ -18,6 +18,7 @@ from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
 from tracker.events.record import CORRECTION_TYPES
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
+from tracker.projections.search import index_appended
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 from tracker.store.events import ConcurrencyError, NewEvent, append, lock_for_append, read_streams
@@ -142,6 +143,7 @@ def append_checked(
     batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta, ids)
     rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
     project(session, case_id, rows, rt.rules, today, prior)
+    index_appended(session, rt.search_key, case_id, rows, key)
     count_appends_on_commit(session, source, len(rows))
     return rows
 

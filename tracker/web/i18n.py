@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from tracker.clock import current_zone
 from tracker.crypto.codec import ERASED
 from tracker.events.catalogue import CATALOGUE
 from tracker.events.countries import COUNTRY_CODES
@@ -161,7 +162,10 @@ def show_time(value: object) -> str:
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if not isinstance(value, datetime):
         return ""
-    return value.strftime("%Y-%m-%d %H:%M") + " UTC"
+    # Stored in UTC; shown in the user's (or the organization's) time zone, which is named.
+    tz = current_zone(current_app.extensions["tracker"].zone)
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M") + " " + tz.key
 
 
 def deadline_title(title: str) -> str:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
+from tracker.clock import set_user_zone, zone_or_none
 from tracker.services import signin
 from tracker.services.runtime import Runtime
 
@@ -107,6 +108,18 @@ def _idle_check() -> Any:
     return redirect(url_for("web_auth.login", next=request.full_path if request.method == "GET" else None))
 
 
+def _user_zone() -> None:
+    """Days and shown times of this request in the signed-in user's own time zone, if they chose one.
+
+    Set (or cleared) on every request, so a thread never carries the zone of an earlier request on.
+    """
+    chosen = None
+    page = request.blueprint != "api" and request.endpoint not in (None, "web.static")
+    if page and current_user.is_authenticated:
+        chosen = current_user.time_zone
+    set_user_zone(zone_or_none(chosen))
+
+
 def _enrol_gate() -> Any:
     """A user whose role requires a second factor enrols before anything else."""
     if request.blueprint == "api" or request.endpoint in ENROL_OPEN or request.endpoint is None:
@@ -149,5 +162,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.before_request(_idle_check)
+    app.before_request(_user_zone)
+    app.teardown_request(lambda _exc: set_user_zone(None))
     app.before_request(_enrol_gate)
     app.after_request(_headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -107,7 +107,7 @@ def log_export(fmt: str) -> Any:
     if errors:  # nothing is exported (or recorded) for a filter that is not what was asked
         return _log_page(errors, f, args, 400)
     chunks = audit.export_stream(runtime(), current_user.actor, f, fmt, client_address())
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = runtime().now().strftime("%Y%m%d-%H%M%S")
     response = Response(chunks, content_type=EXPORTS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
 from tracker.auth.users import UserError
+from tracker.clock import zone_names
 from tracker.services import account, signin
 from tracker.services import calendar as calendar_feed
 from tracker.web.auth import devices
@@ -101,7 +102,25 @@ def account_page() -> Any:
         "auth/account.html",
         password_form=PasswordForm(),
         calendar_url=None,
+        **_zones(),
     )
+
+
+def _zones() -> dict[str, Any]:
+    return {"zone_names": zone_names(), "organization_zone": runtime().zone.key}
+
+
+@bp.post("/account/time-zone")
+@login_required
+def time_zone() -> Any:
+    try:
+        account.set_time_zone(runtime(), current_user.id, request.form.get("time_zone", "").strip())
+    except UserError:
+        flash(_("The time zone must be one of the list."), "error")
+        form = PasswordForm()
+        return render_template("auth/account.html", password_form=form, calendar_url=None, **_zones()), 422
+    flash(_("Your time zone was saved."), "info")
+    return redirect(url_for("web_auth.account_page"))
 
 
 @bp.post("/account/calendar")
@@ -118,6 +137,7 @@ def calendar() -> Any:
         "auth/account.html",
         password_form=PasswordForm(),
         calendar_url=calendar_feed.feed_url(rt, token),
+        **_zones(),
     )
 
 
