@@ -60,15 +60,10 @@ def case_follow_ups(session: Session, case_id: str, today: date) -> list[dict[st
     each with the title of the deadline it serves, when it names one."""
     rows = session.scalars(sa.select(FollowUpRow).where(FollowUpRow.case_id == case_id)).all()
     keys = {r.deadline_key for r in rows if r.deadline_key}
-    titles = (
-        dict(
-            session.execute(
-                sa.select(DeadlineRow.key, DeadlineRow.title).where(DeadlineRow.key.in_(keys))
-            ).tuples()
-        )
-        if keys
-        else {}
-    )
+    titles: dict[str, str] = {}
+    if keys:
+        query = sa.select(DeadlineRow.key, DeadlineRow.title).where(DeadlineRow.key.in_(keys))
+        titles = {key: title for key, title in session.execute(query).all()}
     ordered = sorted(
         rows,
         key=lambda r: (

@@ -136,10 +136,10 @@ def case_events(
         log_access(session, rt, actor, case_id, "events", via)
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
         rows = read_stream(session, case_id, after_version)
-        types = None
+        types: dict[str, str] | None = None
         if not actor.sees_sensitive and any(r.type == "event_corrected" for r in rows):
             query = sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
-            types = dict(session.execute(query).tuples())
+            types = {event_id: type_ for event_id, type_ in session.execute(query).all()}
         return [event_dict(r, key, actor.sees_sensitive, types) for r in rows]
 
 
