@@ -49,6 +49,10 @@ _TITLES = [
         re.compile(r"Asylum filing window in (?P<country>\w+) closes"),
         _l("Asylum filing window in %(country)s closes"),
     ),
+    (
+        re.compile(r"Establish the legal stay in (?P<country>\w+)"),
+        _l("Establish the legal stay in %(country)s"),
+    ),
 ]
 
 

@@ -301,6 +301,7 @@ DEADLINE_KINDS = {
     "check_in": _l("Check-in due"),
     "reminder": _l("Reminder"),
     "asylum_filing_window": _l("Asylum filing window closes"),
+    "stay_unknown": _l("Legal stay to establish"),
 }
 
 AUDIT_ACTIONS = {
