@@ -20,7 +20,7 @@ from tracker.events.catalogue import CATALOGUE, SENSITIVE, Field
 from tracker.store.tables import EventRow
 
 NOTE = "Mother was questioned by Major Petrov at Ryazan FSB"
-WHO = "Captain Orlov of the district enlistment office"
+WHO = "his mother and his younger sister"
 
 
 @pytest.fixture

@@ -163,7 +163,6 @@ FIELD_OVERRIDES = {
     ("document_recorded", "status"): _l("Document status"),
     ("service_recorded", "status"): _l("Service status"),
     ("relatives_pressured", "kind"): _l("What happened"),
-    ("relatives_pressured", "who"): _l("Who pressured them"),
     ("related_person_recorded", "country"): _l("Lives in (country)"),
     ("related_person_recorded", "city"): _l("Lives in (city)"),
     ("follow_up_set", "due_on"): _l("Due on"),
