@@ -1,4 +1,4 @@
-"""Follow-ups and alerts that close on their own, in a real browser against `tracker serve --with-scheduler`."""
+"""Follow-ups and alerts that close on their own, in a real browser against a real `tracker serve`."""
 
 from __future__ import annotations
 
