@@ -188,8 +188,9 @@ def test_the_inbox_lists_acknowledges_and_filters(rt, staff, today) -> None:
     (alert,) = r.get_json()["alerts"]
     assert set(alert) == {
         "id", "deadline_key", "case_id", "pseudonym", "kind", "due_on", "threshold_days", "created_at",
-        "acknowledged_at",
+        "acknowledged_at", "days_left", "closed",
     }  # fmt: skip
+    assert (alert["days_left"], alert["closed"]) == (3, None)
     assert (alert["case_id"], alert["pseudonym"], alert["kind"]) == (case, "Sparrow", "stay_expires")
     assert (alert["due_on"], alert["threshold_days"], alert["acknowledged_at"]) == (
         (today + timedelta(days=3)).isoformat(),

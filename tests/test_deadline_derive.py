@@ -352,5 +352,29 @@ def test_examples_derive_without_personal_data_in_titles(case: Case) -> None:
         "stay_expires": "Legal stay in KZ expires",
         "asylum_appeal": "Appeal against the FR asylum decision (CNDA)",
         "asylum_filing_window": "Asylum filing window in US closes",
+        "stay_unknown": "Establish the legal stay in US",
     }
     assert all("Sparrow" not in title for title in titles.values())
+
+
+def test_arriving_where_no_stay_is_known_asks_to_establish_it(case: Case) -> None:
+    def unknown() -> list[tuple[str, str, str]]:
+        return [(d.title, d.due_on.isoformat(), d.state) for d in case.derive() if d.kind == "stay_unknown"]
+
+    case.add("fled_country", "2023-01-10", from_country="RU", to_country="KZ")
+    assert unknown() == [("Establish the legal stay in KZ", "2023-01-15", "open")]
+    # Establishing it meets the deadline.
+    case.add("stay_permitted", "2023-01-12", country="KZ", kind="visa_free", valid_until="2023-04-10")
+    assert unknown() == [("Establish the legal stay in KZ", "2023-01-15", "met")]
+    # Crossing into Kyrgyzstan, where nothing is known, and back to Kazakhstan while the stay there runs.
+    case.add("border_crossed", "2023-02-01", country="KZ", direction="left")
+    case.add("border_crossed", "2023-02-01", country="KG", direction="entered")
+    case.add("border_crossed", "2023-02-03", country="KG", direction="left")
+    case.add("border_crossed", "2023-02-03", country="KZ", direction="entered")
+    assert unknown()[1:] == [("Establish the legal stay in KG", "2023-02-06", "resolved")]
+    # A move within the country is no arrival; a stay that ran out is no stay.
+    case.add("relocated", "2023-03-01", country="KZ", city="Astana")
+    assert len(unknown()) == 2
+    case.add("border_crossed", "2023-05-01", country="KZ", direction="left")
+    case.add("border_crossed", "2023-05-20", country="KZ", direction="entered")
+    assert unknown()[2:] == [("Establish the legal stay in KZ", "2023-05-25", "open")]

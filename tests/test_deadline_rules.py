@@ -54,6 +54,7 @@ def test_default_rules_load() -> None:
         "check_in",
         "reminder",
         "asylum_filing_window",
+        "stay_unknown",
     )
     assert rules.lead_days("stay_expires") == (30, 14, 7, 3, 1, 0)
     assert rules.lead_days("stay_limit") == (30, 14, 7, 3, 1, 0)
@@ -216,6 +217,15 @@ BAD_OVERRIDES = [
     (
         "[kinds.check_in]\ncontacts = []\n",
         "kinds.check_in: due_rule after_last_contact needs contacts",
+    ),
+    (
+        '[kinds.reminder]\nperiod = "5 days"\n',
+        "kinds.reminder: period is only used with due_rule = stay_unknown",
+    ),
+    ('[kinds.stay_unknown]\nperiod = "soon"\n', "kinds.stay_unknown: period"),
+    (
+        '[kinds.stay_unknown]\nsources = ["stay_permitted"]\n',
+        "kinds.stay_unknown: due_rule stay_unknown takes only border_crossed, fled_country, relocated",
     ),
     (
         '[kinds.stay_expires]\ndue_field = "valid_untill"\n',

@@ -143,6 +143,8 @@ def test_every_rule_makes_its_deadline(people, today) -> None:
         "check_in": [(iso(today + timedelta(days=12)), "open")],
         "reminder": [(soon[7], "open")],
         "asylum_filing_window": [(iso(year_after(arrival)), "open")],
+        # Arrived in the US with no stay known there: five days to establish it.
+        "stay_unknown": [(iso(arrival + timedelta(days=5)), "overdue")],
     }
     everything = deadlines(admin, case)
     assert [d["due_on"] for d in everything] == sorted(d["due_on"] for d in everything)
@@ -438,6 +440,8 @@ def test_the_us_filing_window_runs_a_year_from_arrival_and_is_met_by_asylum_appl
     case = new_case(people, today)
     arrival = today - timedelta(days=30)
     add_event(admin, case, "fled_country", iso(arrival), {"from_country": "RU", "to_country": "US"})
+    # A stay known in the US: this test follows the filing window alone.
+    add_event(admin, case, "stay_permitted", iso(arrival), {"country": "US", "kind": "humanitarian"})
     (window,) = deadlines(admin, case)
     assert (window["kind"], window["due_on"], window["state"]) == (
         "asylum_filing_window",
@@ -450,8 +454,9 @@ def test_the_us_filing_window_runs_a_year_from_arrival_and_is_met_by_asylum_appl
     assert [d["key"] for d in deadlines(admin, case)] == [window["key"]]
     add_event(admin, case, "asylum_applied", iso(today), {"country": "US", "route": "in_country"})
     assert deadlines(admin, case) == []
-    (met,) = deadlines(admin, case, include_closed=True)
-    assert (met["key"], met["state"]) == (window["key"], "met")
+    met = {d["kind"]: (d["key"], d["state"]) for d in deadlines(admin, case, include_closed=True)}
+    assert met["asylum_filing_window"] == (window["key"], "met")
+    assert met["stay_unknown"][1] == "met"  # the stay, recorded on arrival
     assert people["anna"].get("/deadlines", within_days=400).get_json()["deadlines"] == []
 
 
@@ -461,4 +466,7 @@ def test_a_window_is_not_met_by_an_application_made_before_the_arrival(people, t
     add_event(admin, case, "asylum_applied", iso(today - timedelta(days=60)), {"country": "US"})
     arrival = today - timedelta(days=10)
     add_event(admin, case, "fled_country", iso(arrival), {"from_country": "MX", "to_country": "US"})
-    assert by_kind(deadlines(admin, case)) == {"asylum_filing_window": [(iso(year_after(arrival)), "open")]}
+    assert by_kind(deadlines(admin, case)) == {
+        "asylum_filing_window": [(iso(year_after(arrival)), "open")],
+        "stay_unknown": [(iso(arrival + timedelta(days=5)), "overdue")],
+    }

@@ -50,7 +50,11 @@ SETUP_TYPES = {
     "crime": "criminal_case_opened",
     "note": "note_added",
     "reminder": "reminder_set",
+    "person": "related_person_recorded",
+    "followup": "follow_up_set",
 }
+#: The setup event each kind of reference names (criminal_case: the criminal case).
+REFERENCED = {"related_person": "person", "follow_up": "followup"}
 # Legal but unusual usernames, made in the setup.
 USERNAMES = ("ada", "a.b-c_d", "0x", "z" * 40)
 WRITABLE = [name for name, t in CATALOGUE.items() if t.api_writable]
@@ -146,8 +150,11 @@ def legal_value(f: Field) -> st.SearchStrategy[Any]:
         return st.integers(int(low), int(high)) | st.floats(low, high, allow_nan=False, allow_infinity=False)
     if kind == "bool":
         return st.booleans()
-    if kind == "event_ref":  # only criminal_case is a free reference; event_id is set per type
-        return st.sampled_from(["⟦crime⟧", "⟦crime^⟧"])  # ^: written in capitals
+    if kind == "event_ref":  # event_id is set per type; the others name the setup's event of their kind
+        name = REFERENCED.get(f.name, "crime")
+        return st.sampled_from([f"⟦{name}⟧", f"⟦{name}^⟧"])  # ^: written in capitals
+    if kind == "username" and f.name == "owner":
+        return st.just("ada")  # a follow-up's owner must see the case: the admin does
     if kind == "username":
         return st.sampled_from(USERNAMES)
     raise AssertionError(f"no strategy for field kind {kind}")
@@ -178,7 +185,7 @@ def legal_payload(draw: Any, event_type: EventType) -> dict[str, Any]:
             data.pop("occurred_on", None)
     elif event_type.name == "event_retracted":
         data["event_id"] = "⟦fresh⟧"  # a note written just before, so that there is always one to retract
-    elif event_type.name == "deadline_resolved":
+    elif event_type.name == "deadline_resolved" or data.get("deadline_key") is not None:
         data["deadline_key"] = "⟦deadline⟧"
     return data
 
@@ -236,8 +243,8 @@ def bad_value(f: Field) -> st.SearchStrategy[Any]:
         return st.sampled_from(["true", 1, 0, "yes"])
     if kind == "event_ref":
         refs = ["#1", "not-a-uuid", 1, "⟦unknown⟧"]
-        if f.name == "criminal_case":
-            refs.append("⟦note⟧")  # an event of the case, but not a criminal_case_opened
+        if f.name in ("criminal_case", *REFERENCED):
+            refs.append("⟦note⟧")  # an event of the case, but not of the kind named
         return st.sampled_from(refs)
     if kind == "username":
         return st.sampled_from(["nobody", "Ada", "a", "x" * 41, "ada\x00", "-ada"])
@@ -401,6 +408,10 @@ def scene(app: Any, api_for: Any) -> Scene:
     scene.refs["note"] = scene.add("note_added", {"text": "first note"})
     due = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     scene.refs["reminder"] = scene.add("reminder_set", {"title": "call back", "due_on": due})
+    scene.refs["person"] = scene.add(
+        "related_person_recorded", {"relation": "mother", "legal_name": "Galina"}
+    )
+    scene.refs["followup"] = scene.add("follow_up_set", {"title": "call", "owner": "ada", "due_on": due})
     return scene
 
 

@@ -18,6 +18,7 @@ READ_MODELS = {
     "case_assignments": "case_id, username",
     "deadlines": "case_id, key",
     "search_tokens": "case_id, event_id, field, digest",
+    "follow_ups": "case_id, id",
 }
 
 
@@ -32,6 +33,7 @@ def story_with_late_facts_and_fixes(rt: Any) -> list[str]:
     with rt.db.write() as session:
         create_user(session, "anna", "caseworker", "correct-horse-battery-staple")
         create_user(session, "boris", "caseworker", "correct-horse-battery-staple")
+        create_user(session, "sam", "supervisor", "correct-horse-battery-staple")
 
     sparrow = new_case(rt, "Sparrow", "2022-09-25")
     record(rt, sparrow, "caseworker_assigned", "2022-09-26", username="anna")
@@ -64,6 +66,15 @@ def story_with_late_facts_and_fixes(rt: Any) -> list[str]:
     )  # fmt: skip
     record(rt, sparrow, "caseworker_assigned", "2023-01-07", username="boris")
     record(rt, sparrow, "caseworker_unassigned", "2023-01-08", username="anna")
+    call = record(
+        rt, sparrow, "follow_up_set", "2023-01-08", title="Call", owner="boris", due_on="2023-01-20"
+    )
+    scan = record(rt, sparrow, "follow_up_set", "2023-01-08", title="Scan", owner="sam", due_on="2023-01-10")
+    record(rt, sparrow, "follow_up_snoozed", "2023-01-09", follow_up=call, until="2023-02-01")
+    record(rt, sparrow, "follow_up_reassigned", "2023-01-09", follow_up=scan, owner="boris")
+    done = record(rt, sparrow, "follow_up_done", "2023-01-10", follow_up=scan)
+    record(rt, sparrow, "follow_up_done", "2023-01-11", follow_up=call)
+    record(rt, sparrow, "event_retracted", "2023-01-12", event_id=done, reason="not done yet")
 
     farhad = new_case(rt, "Farhad", "2022-09-22")
     record(rt, farhad, "fled_country", "2022-09-22", from_country="RU", to_country="KZ")
@@ -83,8 +94,9 @@ def story_with_late_facts_and_fixes(rt: Any) -> list[str]:
     record(rt, sportsmaster, "contact_details_changed", "2022-10-21", phone="+7 700 123 4567")
     record(rt, sportsmaster, "risk_assessed", "2022-10-22", level="high")
     erase_case(rt, ADMIN, sportsmaster, "client asked")
-    # Life goes on after the erasure: the newest event of the case is not the erasure any more.
-    record(rt, sportsmaster, "note_added", "2022-10-23", text="still in touch")
+    # Life goes on after the erasure: the newest event of the case is not the erasure any more (a note
+    # is personal data, which an erased case cannot take).
+    record(rt, sportsmaster, "contact_made", "2022-10-23", channel="phone")
     record(rt, sportsmaster, "case_closed", "2022-11-01", outcome="lost_contact")
     return [sparrow, farhad, sportsmaster]
 
@@ -95,6 +107,9 @@ def test_rebuild_reproduces_every_read_model_row(rt: Any) -> None:
     assert len(before["case_status"]) == 3
     assert {r["username"] for r in before["case_assignments"]} == {"boris"}
     assert len(before["deadlines"]) >= 5
+    assert {(r["title"], r["owner"], r["state"]) for r in before["follow_ups"]} == {
+        ("Call", "boris", "done"), ("Scan", "boris", "open"),
+    }  # fmt: skip
     assert {r["pseudonym"]: bool(r["erased"]) for r in before["case_status"]} == {
         "Sparrow": False, "Farhad": False, "Sportsmaster": True,
     }  # fmt: skip

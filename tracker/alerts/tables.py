@@ -34,6 +34,11 @@ class AlertRow(Base):
     email_next_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     email_sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     email_error: Mapped[str | None] = mapped_column(sa.String(300))
+    # Closed on its own (acknowledged_at is then set too): why ("met", "resolved", "superseded", "gone":
+    # no rule makes the deadline any more), the type of the event that closed it and that event's day.
+    closed_reason: Mapped[str | None] = mapped_column(sa.String(12))
+    closed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    closed_on: Mapped[date | None] = mapped_column(sa.Date)
 
     __table_args__ = (
         sa.UniqueConstraint("deadline_key", "stage", "username"),

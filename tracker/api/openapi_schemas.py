@@ -191,6 +191,22 @@ ALERT = _object(
         "threshold_days": {"type": ["integer", "null"]},
         "created_at": STRING,
         "acknowledged_at": {"type": ["string", "null"]},
+        "days_left": {"type": "integer", "description": "days from today to due_on; negative when overdue"},
+        "closed": {
+            "description": "why the alert closed on its own (its deadline met, resolved, superseded, or "
+            "made by no rule any more: gone), by which event type and on which day; null when it did not",
+            "oneOf": [
+                {"type": "null"},
+                _object(
+                    ["reason", "by", "on"],
+                    {
+                        "reason": {"type": "string", "enum": ["met", "resolved", "superseded", "gone"]},
+                        "by": {"type": ["string", "null"]},
+                        "on": {"type": ["string", "null"], "format": "date"},
+                    },
+                ),
+            ],
+        },
     },
 )
 EVENT_KEYS = [

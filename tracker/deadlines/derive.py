@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tracker.deadlines.calendar import roll_forward
-from tracker.deadlines.rules import STAY_COUNT, TITLE_FIELDS, KindRule, Rules
+from tracker.deadlines.rules import STAY_COUNT, STAY_UNKNOWN, TITLE_FIELDS, KindRule, Rules
 from tracker.events.record import CORRECTION_TYPES, Recorded, effective
 from tracker.stay.history import STAY_TYPES, read_history, stay_count
 
@@ -140,6 +140,9 @@ def _stay_step(
 
 def _settle(item: _Item, event: Recorded, country: str | None) -> None:
     rule = item.rule
+    if rule.due_rule == STAY_UNKNOWN and _left(item.view.get("country"), event, country):
+        item.end("resolved", event)  # the person moved on: there is no stay to establish there
+        return
     if event.type == "deadline_resolved":
         if event.data.get("deadline_key") == item.key:
             item.end("met" if event.data.get("resolution") == "met" else "resolved", event)
@@ -155,8 +158,30 @@ def _settle(item: _Item, event: Recorded, country: str | None) -> None:
             item.end("resolved", event)
 
 
+def _left(place: Any, event: Recorded, country: str | None) -> bool:
+    """Whether `event` takes the person out of `place` (where they are now is `country`)."""
+    if event.type == "border_crossed":
+        return event.data.get("direction") == "left" and event.data.get("country") == place
+    arrived = _arrival(event, country)
+    return arrived is not None and arrived != place
+
+
+def _arrival(event: Recorded, country: str | None) -> str | None:
+    """The country an event brings the person into, when it is an arrival."""
+    if event.type == "fled_country":
+        return event.data.get("to_country")
+    if event.type == "relocated" and event.data.get("country") != country:
+        return event.data.get("country")
+    if event.type == "border_crossed" and event.data.get("direction") == "entered":
+        return event.data.get("country")
+    return None
+
+
 def _view(rule: KindRule, event: Recorded, country: str | None) -> Mapping[str, Any] | None:
     """The event as the rule sees it; None when the rule ignores this event."""
+    if rule.due_rule == STAY_UNKNOWN:
+        arrived = _arrival(event, country)
+        return {"country": arrived} if arrived is not None else None
     if rule.due_rule != "arrival_window":
         return event.data
     if event.type == "fled_country":
@@ -199,6 +224,10 @@ def _due(
         # Equally specific entries that disagree: the earlier date is the safe one.
         due_on, body = min(options) if options else (None, "")
         return due_on, {"body": body}
+    if rule.due_rule == STAY_UNKNOWN:
+        if rule.period is None or place is None or _stay_known(story, event, place):
+            return None, {}
+        return rule.period.after(event.occurred_on), {}
     if rule.due_rule == "arrival_window":
         window = rules.filing_windows.get(place or "")
         if window is None:
@@ -211,6 +240,22 @@ def _due(
         return None, {}
     last = max((e.occurred_on for e in story if e.type in rule.contacts), default=event.occurred_on)
     return last + timedelta(days=every), {}
+
+
+def _stay_known(story: list[Recorded], arrival: Recorded, place: str) -> bool:
+    """Whether a legal stay in `place` is known on the day of `arrival`, from the events before it."""
+    until: date | None = None
+    known = False
+    for event in story:
+        if event.sort_key >= arrival.sort_key:
+            break
+        if event.data.get("country") != place:
+            continue
+        if event.type in ("stay_permitted", "stay_extended"):
+            known, until = True, _as_date(event.data.get("valid_until"))
+        elif event.type == "stay_ended":
+            known, until = False, None
+    return known and (until is None or until >= arrival.occurred_on)
 
 
 def _as_date(value: Any) -> date | None:

@@ -23,7 +23,11 @@ from tracker.stay.rules import StayRules, default_stay_rules
 DEFAULT_RULES_PATH = DEFAULTS / "deadlines.toml"
 
 STAY_COUNT = "stay_count"
-DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact", STAY_COUNT)
+#: Arrival in a country where no legal stay is known: the stay is to be established within `period`.
+STAY_UNKNOWN = "stay_unknown"
+DUE_RULES = ("appeal_period", "arrival_window", "after_last_contact", STAY_COUNT, STAY_UNKNOWN)
+#: The events that can be an arrival for `stay_unknown` (border_crossed only when it enters).
+ARRIVALS = frozenset({"fled_country", "relocated", "border_crossed"})
 TITLE_FIELDS = ("country", "kind", "title", "body", "every_days")
 # Types the fold itself handles (or that state no fact): a rule cannot name them.
 _BUILT_IN = frozenset(
@@ -96,6 +100,8 @@ class KindRule:
     met_by: frozenset[str] = frozenset()
     resolved_by: frozenset[str] = frozenset()
     contacts: frozenset[str] = frozenset()
+    #: For due_rule stay_unknown: how long after the arrival the stay is to be established.
+    period: Period | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,7 +256,7 @@ class _Layers:
 
 def _kind_rule(name: str, spec: dict[str, Any], where: str) -> KindRule:
     rule = KindRule(kind=name, **spec)
-    arrival = rule.due_rule == "arrival_window"
+    arrival = rule.due_rule in ("arrival_window", STAY_UNKNOWN)
     if not rule.sources:
         _fail(where, "sources must name at least one event type")
 
@@ -281,8 +287,18 @@ def _kind_rule(name: str, spec: dict[str, Any], where: str) -> KindRule:
         _fail(where, "contacts is only used with due_rule = after_last_contact")
     if rule.due_rule == STAY_COUNT and not rule.sources <= STAY_TYPES:
         _fail(where, f"due_rule stay_count takes only {', '.join(sorted(STAY_TYPES))} as sources")
-    if arrival and not rule.sources | rule.superseded_by <= {"fled_country", "relocated"}:
+    if rule.due_rule == "arrival_window" and not rule.sources | rule.superseded_by <= {
+        "fled_country",
+        "relocated",
+    }:
         _fail(where, "due_rule arrival_window takes only fled_country and relocated as events")
+    if rule.due_rule == STAY_UNKNOWN:
+        if not rule.sources | rule.superseded_by <= ARRIVALS:
+            _fail(where, f"due_rule stay_unknown takes only {', '.join(sorted(ARRIVALS))} as arrivals")
+        if rule.period is None:
+            _fail(where, "due_rule stay_unknown needs period (how long after the arrival it is due)")
+    elif rule.period is not None:
+        _fail(where, "period is only used with due_rule = stay_unknown")
     return rule
 
 
@@ -423,6 +439,7 @@ _KIND_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "resolved_by": _event_types,
     "contacts": _event_types,
     "lead_days": _lead_days,
+    "period": _period,
 }
 _APPEAL_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "country": lambda value, where, key: _country(value, where, key, any_ok=True),

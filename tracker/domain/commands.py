@@ -17,6 +17,10 @@ from tracker.events.catalogue import (
 from tracker.events.record import CORRECTION_TYPES
 
 ENVELOPE = ("type", "occurred_on", "date_precision", "data", "expected_version")
+#: Event-reference fields (but criminal_case, checked on its own) and the type of event each must name.
+REFERENCES = {"related_person": "related_person_recorded", "follow_up": "follow_up_set"}
+#: The types that name a user as the owner of a follow-up.
+OWNED = frozenset({"follow_up_set", "follow_up_reassigned"})
 NOT_TARGETS = frozenset({"event_corrected", "event_retracted", "personal_data_erased"})
 
 
@@ -145,6 +149,10 @@ def check_references(
     ref = data.get("criminal_case")
     if ref is not None and ctx.types.get(ref) != "criminal_case_opened":
         raise ValidationError({"criminal_case": "no criminal_case_opened event with this id in this case"})
+    for name, wanted in REFERENCES.items():
+        ref = data.get(name)
+        if ref is not None and ctx.types.get(ref) != wanted:
+            raise ValidationError({name: f"no {wanted} event with this id in this case"})
     if type_name in ("caseworker_assigned", "caseworker_unassigned") and not user_exists(data["username"]):
         raise ValidationError({"username": f"no such user: {data['username']}"})
     supported = data.get("supports_event") if type_name == "attachment_added" else None
@@ -155,7 +163,12 @@ def check_references(
         raise ValidationError(
             {"supports_event": "no event with this id in this case that a file can support"}
         )
+    if type_name in OWNED and not user_exists(data["owner"]):
+        raise ValidationError({"owner": f"no such user: {data['owner']}"})
     if type_name == "deadline_resolved" and data["deadline_key"] not in ctx.deadline_keys:
+        raise ValidationError({"deadline_key": "no deadline with this key in this case"})
+    key = data.get("deadline_key")
+    if type_name == "follow_up_set" and key is not None and key not in ctx.deadline_keys:
         raise ValidationError({"deadline_key": "no deadline with this key in this case"})
 
 

@@ -20,7 +20,7 @@ from tracker.events.fields import (
 
 __all__ = [
     "CATALOGUE", "DATE_ORDER", "DATE_PRECISIONS", "GROUPS", "SENSITIVE", "UPCASTERS", "EventType", "Field",
-    "ValidationError", "data_schema", "event_type_schema", "upcast", "validate_data",
+    "ValidationError", "data_schema", "event_type_schema", "hide_sensitive", "upcast", "validate_data",
     "validate_date_precision", "validate_occurred_on",
 ]  # fmt: skip
 
@@ -39,19 +39,20 @@ def _opt(name: str, kind: str = "str", **options: Any) -> Field:
     return Field(name, kind, **options)
 
 
-def _secret(name: str, kind: str = "str") -> Field:
-    return Field(name, kind, sensitive=True)
+def _secret(name: str, kind: str = "str", required: bool = False) -> Field:
+    return Field(name, kind, required=required, sensitive=True)
 
 
 def _enum(name: str, choices: tuple[str, ...], required: bool = False) -> Field:
     return Field(name, "enum", required=required, choices=choices)
 
 
-def _type(name: str, group: str, *fields: Field, api_writable: bool = True) -> EventType:
-    return EventType(name, fields, schema_version=1, group=group, api_writable=api_writable)
+def _type(name: str, group: str, *fields: Field, api_writable: bool = True, version: int = 1) -> EventType:
+    return EventType(name, fields, schema_version=version, group=group, api_writable=api_writable)
 
 
 _YEARS = {"minimum": 0, "maximum": 100}
+RELATIONS = ("mother", "father", "spouse", "partner", "child", "sibling", "other")
 ASYLUM_OUTCOMES = ("granted", "subsidiary_protection", "rejected", "inadmissible")
 
 # fmt: off
@@ -70,7 +71,13 @@ _TYPES = (
     ),
     _type("caseworker_assigned", "intake", _req("username", "username")),
     _type("caseworker_unassigned", "intake", _req("username", "username")),
-    _type("note_added", "intake", _req("text", "text")),
+    # Version 2: the text is sensitive (version 1 notes were stored in clear and stay so).
+    _type("note_added", "intake", _secret("text", "text", required=True), version=2),
+    _type(
+        "related_person_recorded", "intake",
+        _enum("relation", RELATIONS, True), _secret("legal_name"), _opt("country", "country"), _opt("city"),
+        _secret("contact"), _secret("note", "text"),
+    ),
     # Military service and leaving it
     _type(
         "service_recorded", "service",
@@ -140,9 +147,11 @@ _TYPES = (
         _req("criminal_case", "event_ref"), _opt("in_absentia", "bool"),
         _opt("sentence_years", "int", **_YEARS),
     ),
+    # Version 2: `who` is sensitive, and the pressure may name one related person.
     _type(
         "relatives_pressured", "prosecution",
-        _enum("kind", ("questioned", "searched", "threatened"), True), _opt("who"),
+        _enum("kind", ("questioned", "searched", "threatened"), True), _secret("who"),
+        _opt("related_person", "event_ref"), version=2,
     ),
     _type(
         "extradition_requested", "prosecution",
@@ -156,10 +165,11 @@ _TYPES = (
     ),
     _type("released", "detention", _opt("grounds", "text")),
     # Protection abroad
+    # Version 2: the country may be unknown (the person applied but does not know, or say, where).
     _type(
         "asylum_applied", "protection",
-        _req("country", "country"), _opt("authority"), _secret("reference"),
-        _enum("route", ("in_country", "border", "embassy")),
+        _opt("country", "country"), _opt("authority"), _secret("reference"),
+        _enum("route", ("in_country", "border", "embassy")), version=2,
     ),
     _type(
         "asylum_interview_scheduled", "protection",
@@ -209,6 +219,15 @@ _TYPES = (
     ),
     _type("referral_made", "support", _req("organization")),
     _type("reminder_set", "support", _req("title"), _req("due_on", "date")),
+    # Follow-ups: tasks with an owner, named by the id of the follow_up_set event.
+    _type(
+        "follow_up_set", "support",
+        _req("title"), _req("owner", "username"), _req("due_on", "date"),
+        _opt("deadline_key", max_length=500),
+    ),
+    _type("follow_up_done", "support", _req("follow_up", "event_ref"), _opt("comment", "text")),
+    _type("follow_up_snoozed", "support", _req("follow_up", "event_ref"), _req("until", "date")),
+    _type("follow_up_reassigned", "support", _req("follow_up", "event_ref"), _req("owner", "username")),
     # Deadlines, corrections and closing
     _type(
         "deadline_resolved", "closing",
@@ -261,6 +280,8 @@ _ALL_TYPES = _TYPES + _ATTACHMENT_TYPES
 CATALOGUE: dict[str, EventType] = {t.name: t for t in _ALL_TYPES}
 #: The (s) fields of each type.
 SENSITIVE: dict[str, frozenset[str]] = {t.name: t.sensitive_fields for t in _ALL_TYPES}
+#: Every field name that is sensitive in some type: what a correction of an unknown target hides.
+_EVER_SENSITIVE: frozenset[str] = frozenset().union(*SENSITIVE.values())
 #: Date fields that must not lie before another date field of the same payload.
 DATE_ORDER: dict[str, tuple[str, str]] = {"stay_permitted": ("valid_from", "valid_until")}
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -334,6 +355,31 @@ def event_type_schema(type_name: str) -> dict[str, Any]:
 
 #: (type, stored schema_version) -> function that lifts such a payload to schema_version + 1.
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _same_payload(data: dict[str, Any]) -> dict[str, Any]:
+    # Each of these versions only loosened or re-marked fields: a version 1 payload is a valid version 2
+    # one as it stands. A version 1 note or `who` was stored in clear and stays so; readers hide the
+    # fields marked sensitive now from those who may not see them (`hide_sensitive`).
+    return dict(data)
+
+
+UPCASTERS[("note_added", 1)] = _same_payload
+UPCASTERS[("asylum_applied", 1)] = _same_payload
+UPCASTERS[("relatives_pressured", 1)] = _same_payload
+
+
+def hide_sensitive(type_name: str, data: dict[str, Any], target_type: str | None = None) -> dict[str, Any]:
+    """A copy of an upcast payload without the fields the catalogue marks sensitive now (of a correction:
+    of its new payload, when the target's type is known), whether sealed or stored in clear before
+    they were marked."""
+    hidden = SENSITIVE.get(type_name, frozenset())
+    out = {k: v for k, v in data.items() if k not in hidden}
+    inner = out.get("data")
+    if type_name == "event_corrected" and isinstance(inner, dict):
+        nested = SENSITIVE.get(target_type or "", _EVER_SENSITIVE)
+        out["data"] = {k: v for k, v in inner.items() if k not in nested}
+    return out
 
 
 def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ per-type rules live in status_rules. Choices where the spec is silent:
   next_hearing_on is the latest scheduled date, past or not.
 - A second detained while detained keeps the first detained_since.
 - Asylum has one entry per country in order of first mention; a new asylum_applied restarts it.
+  An asylum_applied of unknown country (no country given) is an entry with country null.
   appeal_filed keeps the first-instance outcome until appeal_decided replaces it.
 - travel_permit_decided without a pending request of its country adds an entry of unknown purpose.
 - last_contact_on and last_threat_on only move forward; case_opened counts as a contact.

@@ -265,7 +265,9 @@ _ASYLUM_STAGES = {
 @_on(*_ASYLUM_STAGES)
 def _asylum(state: State, event: Recorded) -> None:
     country = _text(event.data, "country")
-    if country is None:
+    # An application may name no country (schema version 2): it is an entry of its own, of unknown
+    # country. The other stages always name one.
+    if country is None and event.type != "asylum_applied":
         return
     entry = next((a for a in state["asylum"] if a["country"] == country), None)
     if entry is None:

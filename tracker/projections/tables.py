@@ -78,3 +78,25 @@ class SearchTokenRow(Base):
     sensitive: Mapped[bool] = mapped_column(sa.Boolean)
 
     __table_args__ = (sa.Index("ix_search_tokens_case_id_event_id", "case_id", "event_id"),)
+
+
+class FollowUpRow(Base):
+    """A follow-up of a case (tracker.projections.follow_ups), named by the id of its follow_up_set."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    owner: Mapped[str] = mapped_column(sa.String(64))
+    due_on: Mapped[date] = mapped_column(sa.Date)
+    # The day it is due now: snoozed_until when snoozed, else due_on.
+    next_on: Mapped[date] = mapped_column(sa.Date)
+    snoozed_until: Mapped[date | None] = mapped_column(sa.Date)
+    deadline_key: Mapped[str | None] = mapped_column(sa.String(500))
+    set_on: Mapped[date] = mapped_column(sa.Date)
+    # "open" or "done".
+    state: Mapped[str] = mapped_column(sa.String(8))
+    done_on: Mapped[date | None] = mapped_column(sa.Date)
+
+    __table_args__ = (sa.Index("ix_follow_ups_owner_state_next_on", "owner", "state", "next_on"),)

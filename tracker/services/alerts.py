@@ -7,7 +7,7 @@ import smtplib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -263,8 +263,16 @@ def _give_up(rt: Runtime, unfit: Sequence[tuple[delivery.Item, str]]) -> int:
     return len(unfit)
 
 
-def alert_dict(row: AlertRow, pseudonym: str | None) -> dict[str, Any]:
-    """An alert as the API answers it."""
+def alert_dict(row: AlertRow, pseudonym: str | None, today: date) -> dict[str, Any]:
+    """An alert as the API answers it; `days_left` counts from `today` to the due date (negative when
+    overdue), `closed` says why an alert closed on its own (null when it did not)."""
+    closed = None
+    if row.closed_reason is not None:
+        closed = {
+            "reason": row.closed_reason,
+            "by": row.closed_by,
+            "on": row.closed_on.isoformat() if row.closed_on else None,
+        }
     return {
         "id": row.id,
         "deadline_key": row.deadline_key,
@@ -275,6 +283,8 @@ def alert_dict(row: AlertRow, pseudonym: str | None) -> dict[str, Any]:
         "threshold_days": row.threshold_days,
         "created_at": format_time(row.created_at),
         "acknowledged_at": format_time(row.acknowledged_at) if row.acknowledged_at else None,
+        "days_left": (row.due_on - today).days,
+        "closed": closed,
     }
 
 
@@ -302,7 +312,7 @@ def list_alerts(
         query = query.where(AlertRow.acknowledged_at.is_(None))
     with rt.db.read() as session:
         rows = session.execute(query.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit))
-        return [alert_dict(row, pseudonym) for row, pseudonym in rows]
+        return [alert_dict(row, pseudonym, rt.today()) for row, pseudonym in rows]
 
 
 def acknowledge(rt: Runtime, actor: Actor, alert_id: int) -> dict[str, Any]:
@@ -314,4 +324,4 @@ def acknowledge(rt: Runtime, actor: Actor, alert_id: int) -> dict[str, Any]:
         row, pseudonym = found
         if row.acknowledged_at is None:
             row.acknowledged_at = rt.now()
-        return alert_dict(row, pseudonym)
+        return alert_dict(row, pseudonym, rt.today())

@@ -2,7 +2,7 @@
 
 The plain content is gzip-compressed JSON Lines: a manifest, then for each table a line naming it
 and its columns followed by one JSON array per row, then an end line with the row counts. Read
-models (status, assignments, deadlines) are not copied: a restore rebuilds them from the events.
+models (status, assignments, deadlines, follow-ups) are not copied: a restore rebuilds them from the events.
 The sealing is tracker.crypto.stream's (docs/keys.md describes both).
 """
 
@@ -36,7 +36,7 @@ from tracker.store.tables import CaseKeyRow
 FORMAT = "tracker-backup"
 VERSION = 1
 # Rebuilt from the events on restore.
-DERIVED = frozenset({"case_status", "case_assignments", "deadlines"})
+DERIVED = frozenset({"case_status", "case_assignments", "deadlines", "follow_ups"})
 # Short-lived operational state: rate-limit counters and the scheduler's own bookkeeping.
 TRANSIENT = frozenset({"signin_attempts", "scheduler_state", "apscheduler_jobs"})
 BATCH = 500

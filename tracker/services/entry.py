@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +44,8 @@ class FormContext:
     caseworkers: list[str]
     assignable: list[str]
     erased: bool
+    # Who may own a follow-up: the active users who may see the case and record on it.
+    owners: list[str] = field(default_factory=list)
 
 
 def form_context(rt: Runtime, actor: Actor, case_id: str) -> FormContext:
@@ -78,7 +80,16 @@ def form_context(rt: Runtime, actor: Actor, case_id: str) -> FormContext:
                 .order_by(UserRow.username)
             )
         )
+        owners = sorted(
+            session.scalars(
+                sa.select(UserRow.username).where(
+                    UserRow.active.is_(True),
+                    sa.or_(UserRow.role.in_(("supervisor", "admin")), UserRow.username.in_(workers)),
+                )
+            )
+        )
         return FormContext(
+            owners=owners,
             id=case_id,
             version=case.version,
             state=case.state,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from tracker.auth.tables import AccessRow
 from tracker.auth.users import Actor
 from tracker.crypto.codec import open_fields, strip_fields
 from tracker.deadlines.derive import Deadline, derive
+from tracker.events.catalogue import hide_sensitive
 from tracker.events.record import effective
 from tracker.projections import status as fold
 from tracker.projections.recorded import stored_data, to_recorded
@@ -45,10 +46,21 @@ def visible_case(session: Session, actor: Actor, case_id: str) -> CaseRow:
     return _visible(session, actor, case_id)
 
 
-def event_dict(row: EventRow, key: bytes | None, reveal: bool) -> dict[str, Any]:
-    """An event as the API answers it; sensitive fields opened for those who may see them, else absent."""
+def event_dict(
+    row: EventRow, key: bytes | None, reveal: bool, types: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """An event as the API answers it; sensitive fields opened for those who may see them, else absent.
+
+    Absent are the fields sealed when stored and those the catalogue marks sensitive now (a note of
+    schema version 1 was stored in clear); `types` (event id -> type of the case's events) tells which
+    fields of a correction's new payload are sensitive, else every name sensitive anywhere is hidden.
+    """
     data = stored_data(row)
-    data = open_fields(data, key, row.case_id, row.id) if reveal else strip_fields(data)
+    if reveal:
+        data = open_fields(data, key, row.case_id, row.id)
+    else:
+        target = (types or {}).get(str(data.get("event_id", ""))) if row.type == "event_corrected" else None
+        data = hide_sensitive(row.type, strip_fields(data), target)
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -124,9 +136,12 @@ def case_events(
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "events", via)
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
-        return [
-            event_dict(r, key, actor.sees_sensitive) for r in read_stream(session, case_id, after_version)
-        ]
+        rows = read_stream(session, case_id, after_version)
+        types: dict[str, str] | None = None
+        if not actor.sees_sensitive and any(r.type == "event_corrected" for r in rows):
+            query = sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
+            types = {event_id: type_ for event_id, type_ in session.execute(query).all()}
+        return [event_dict(r, key, actor.sees_sensitive, types) for r in rows]
 
 
 def case_deadlines(

@@ -19,6 +19,7 @@ from tracker.projections.recorded import to_recorded
 from tracker.projections.status_rules import set_identity
 from tracker.projections.tables import CaseRow, DeadlineRow
 from tracker.services.chronology import Chronology, chronology
+from tracker.services.follow_ups import case_follow_ups
 from tracker.services.reading import deadline_dict, event_dict, log_access, visible_case
 from tracker.services.runtime import Runtime
 from tracker.stay.history import stay_status
@@ -212,14 +213,16 @@ class CasePage:
     chronology: Chronology
     erased: bool
     stay_strip: Strip | None = None
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
 
 def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry]:
     """The events in version order, each carrying the corrections and retractions that act on it."""
     out: list[Entry] = []
     by_id: dict[str, Entry] = {}
+    types = {row.id: row.type for row in rows}
     for row in rows:
-        raw = event_dict(row, key, reveal)
+        raw = event_dict(row, key, reveal, types)
         meta = raw["metadata"] if isinstance(raw["metadata"], dict) else {}
         entry = Entry(
             id=row.id,
@@ -322,6 +325,7 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
             open_ = [deadline_dict(d, today) for d in derived if d.state == "open"]
             closed = [deadline_dict(d, today) for d in derived if d.state != "open"]
         timeline = entries(rows, key, actor.sees_sensitive)
+        tasks = case_follow_ups(session, case_id, today) if as_of is None else []
     story = effective(stream, as_of=as_of)
     status["stay_count"] = stay_status(story, rt.rules.stay, today)
     if as_of is not None:
@@ -342,6 +346,7 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
         chronology=chronology(story, open_, today, case.opened_on),
         erased=case.erased,
         stay_strip=strip(story, rt.rules.stay, today),
+        follow_ups=tasks,
     )
 
 

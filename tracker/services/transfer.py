@@ -37,7 +37,7 @@ from tracker.store.hashing import GENESIS
 from tracker.store.tables import EventRow
 
 REF = re.compile(r"^#([1-9][0-9]{0,6})$")
-REF_FIELDS = ("criminal_case", "event_id")
+REF_FIELDS = ("criminal_case", "event_id", "related_person", "follow_up")
 KEY_REF = re.compile(r"^([a-z_]+):#([1-9][0-9]{0,6}):([0-9]{4}-[0-9]{2}-[0-9]{2})$")
 IMPORTER = Actor("import", "admin")
 

@@ -11,9 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tracker.auth.tables import UserRow
 from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import seal_fields
-from tracker.domain.commands import CaseContext, EventInput, check
+from tracker.domain.commands import OWNED, CaseContext, EventInput, check
 from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
 from tracker.events.record import CORRECTION_TYPES
 from tracker.ops.metrics import count_appends_on_commit
@@ -26,6 +27,21 @@ from tracker.store.hashing import GENESIS, canonical_json
 from tracker.store.tables import EventRow
 
 ASSIGNING = frozenset({"caseworker_assigned", "caseworker_unassigned"})
+
+
+def _check_owner(session: Session, case_id: str, event: EventInput, target: str | None) -> None:
+    """A follow-up's owner must be a user who may see the case and record on it."""
+    data = event.data.get("data", {}) if event.type == "event_corrected" and target in OWNED else event.data
+    owner = data.get("owner") if event.type in OWNED or event.type == "event_corrected" else None
+    if not isinstance(owner, str):
+        return
+    user = session.execute(sa.select(UserRow.role, UserRow.active).where(UserRow.username == owner)).first()
+    if user is None:
+        return  # an unknown user is refused by the case rules, naming the user
+    who = Actor(owner, user.role)
+    if not user.active or not who.may_record or not may_see(session, who, case_id):
+        field = "data.owner" if event.type == "event_corrected" else "owner"
+        raise ValidationError({field: f"{owner} may not see this case"})
 
 
 def may_see(session: Session, actor: Actor, case_id: str) -> bool:
@@ -132,11 +148,14 @@ def append_checked(
     today = rt.today()
     expected = ctx.version
     wanted = {e.data["username"] for e in events if e.type in ASSIGNING}
+    wanted |= {e.data["owner"] for e in events if e.type in OWNED}
     # A correction may name a user too (of a corrected assignment); only strings can be usernames.
     wanted |= {
         name
         for e in events
-        if e.type == "event_corrected" and isinstance(name := e.data["data"].get("username"), str)
+        if e.type == "event_corrected"
+        for name in (e.data["data"].get("username"), e.data["data"].get("owner"))
+        if isinstance(name, str)
     }
     users = existing_usernames(session, wanted)
     meta = metadata_text(source, request_id, None)
@@ -235,12 +254,13 @@ def record_event(
         version = stream[-1].version if stream else 0
         if expected_version is not None and expected_version != version:
             raise ConcurrencyError(case_id, expected_version, version)
-        names_deadline = event.type in ("deadline_resolved", "event_corrected")
+        names_deadline = event.type in ("deadline_resolved", "event_corrected", "follow_up_set")
         ctx = case_context(session, case_id, version, row.state if row else "open", stream, names_deadline)
         # Correcting or retracting an assignment changes who follows the case just as assigning does.
         target = ctx.types.get(event.data.get("event_id", "")) if event.type in CORRECTION_TYPES else None
         if target in ASSIGNING and actor.role == "caseworker":
             raise Forbidden("only supervisors and admins assign caseworkers")
+        _check_owner(session, case_id, event, target)
         # The case key is opened only for an event that has something to seal.
         key = rt.case_key(session, case_id) if sensitive_fields(event, target) else None
         (stored,) = append_checked(

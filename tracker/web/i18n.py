@@ -50,6 +50,10 @@ _TITLES = [
         re.compile(r"Asylum filing window in (?P<country>\w+) closes"),
         _l("Asylum filing window in %(country)s closes"),
     ),
+    (
+        re.compile(r"Establish the legal stay in (?P<country>\w+)"),
+        _l("Establish the legal stay in %(country)s"),
+    ),
 ]
 
 
@@ -157,6 +161,14 @@ def month_span(first: date, last: date) -> str:
     return f"{format_date(first, 'LLLL y', locale=lang)} – {format_date(last, 'LLLL y', locale=lang)}"
 
 
+def short_day(value: object) -> str:
+    """A day written short in the page's language: "8 Dec 2026" / "8 дек. 2026 г."."""
+    text = show_date(value)
+    if len(text) != 10:
+        return text
+    return format_date(date.fromisoformat(text), "medium", locale=current_lang())
+
+
 def show_time(value: object) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -182,10 +194,24 @@ def deadline_title(title: str) -> str:
     return title
 
 
+def related_person_name(entry: Any) -> str:
+    """A related person as a form or the timeline names them: relation, and legal name when shown."""
+    fix = entry.correction
+    data = fix.data if fix is not None and fix.data is not None else entry.data
+    relation = labels.choice_label(data.get("relation", "other"))
+    name = data.get("legal_name")
+    return f"{relation}: {name}" if isinstance(name, str) and name != ERASED else relation
+
+
 def name_events(entries: Iterable[Any]) -> None:
-    """Let this request's pages name a criminal case an event refers to by its date and article."""
+    """Let this request's pages name an event another refers to: a criminal case by its date and
+    article, a related person by relation and name, a follow-up by its title."""
     refs: dict[str, str] = {}
     for e in entries:
+        if e.type == "related_person_recorded" and e.state != "retracted":
+            refs[e.id] = related_person_name(e)
+        elif e.type == "follow_up_set" and e.state != "retracted":
+            refs[e.id] = str(e.data.get("title", "?"))
         if e.type == "criminal_case_opened" and e.state != "retracted":
             fix = e.correction
             data = fix.data if fix is not None and fix.data is not None else e.data
@@ -254,5 +280,9 @@ def init_app(app: Flask) -> None:
         msg=messages.translate,
     )
     app.jinja_env.filters.update(
-        readable_json=readable_json, show_date=show_date, show_time=show_time, multiline=multiline
+        readable_json=readable_json,
+        show_date=show_date,
+        short_day=short_day,
+        show_time=show_time,
+        multiline=multiline,
     )

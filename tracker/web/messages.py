@@ -121,6 +121,13 @@ _RULES: list[tuple[str, object, dict[str, _Word]]] = [
         _l("choose a criminal case of this case"),
         {},
     ),
+    (
+        r"no related_person_recorded event with this id in this case",
+        _l("choose a related person of this case"),
+        {},
+    ),
+    (r"no follow_up_set event with this id in this case", _l("choose a follow-up of this case"), {}),
+    (r"(?P<name>\S+) may not see this case", _l("%(name)s may not see this case"), {}),
     (r"no such user: (?P<name>.+)", _l("no such user: %(name)s"), {}),
     (r"no deadline with this key in this case", _l("choose an open deadline of this case"), {}),
     (r"the case is already closed", _l("the case is already closed"), {}),

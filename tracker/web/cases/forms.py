@@ -213,6 +213,20 @@ class EventForm:
                 for e in ctx.entries
                 if e.type == "criminal_case_opened" and e.state != "retracted"
             ]
+        elif f.kind == "event_ref" and f.name == "related_person":
+            choices = [
+                (e.id, i18n.related_person_name(e))
+                for e in ctx.entries
+                if e.type == "related_person_recorded" and e.state != "retracted"
+            ]
+        elif f.kind == "event_ref" and f.name == "follow_up":
+            choices = [
+                (e.id, f"{e.data.get('due_on', '?')} — {e.data.get('title', '?')}")
+                for e in ctx.entries
+                if e.type == "follow_up_set" and e.state != "retracted"
+            ]
+        elif f.kind == "username" and f.name == "owner":
+            choices = [(n, n) for n in ctx.owners]
         elif f.kind == "username":
             names = (
                 ctx.caseworkers
@@ -220,7 +234,7 @@ class EventForm:
                 else [n for n in ctx.assignable if n not in ctx.caseworkers]
             )
             choices = [(n, n) for n in names]
-        elif f.name == "deadline_key" and owner == "deadline_resolved":
+        elif f.name == "deadline_key" and owner in ("deadline_resolved", "follow_up_set"):
             choices = [
                 (d["key"], f"{d['due_on']} — {i18n.deadline_title(d['title'])}") for d in ctx.deadlines
             ]

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from tracker.events.catalogue import CATALOGUE, ValidationError
 from tracker.services import entry, erasure, reading, stay, timeline, users_admin
 from tracker.services.runtime import Forbidden, NotFound
+from tracker.web import labels
 from tracker.web.cases import chart, stay_strip
 from tracker.web.cases.forms import CORRECTIONS, EventForm, pickable_types
 from tracker.web.i18n import name_events, show_day
@@ -284,6 +285,39 @@ def new_event(case_id: str) -> Any:
     return render_template(
         "cases/event_new.html", ctx=ctx, form=form, type_name=type_name, target=target, version=version
     ), status
+
+
+def _follow_up_action(case_id: str, follow_up: str, type_name: str, data: dict[str, Any]) -> Any:
+    """Record a one-click action on a follow-up; back to the dashboard or the case page."""
+    rt = runtime()
+    actor = current_user.actor
+    cid = case_uuid(case_id)
+    payload = {"follow_up": follow_up, **data}
+    body = {"type": type_name, "occurred_on": rt.today().isoformat(), "data": payload}
+    try:
+        entry.record(rt, actor, cid, body, None, g.get("request_id"))
+    except ValidationError as exc:
+        field, message = next(iter(exc.fields.items()))
+        label = labels.field_label(type_name, field)
+        page = timeline.case_page(rt, actor, cid, None)
+        return _render_case(page, {"follow_up": f"{label}: {translate(message)}"}), 422
+    flash(_("Recorded: %(type)s.", type=type_label(type_name)), "info")
+    if request.form.get("back") == "dashboard":
+        return redirect(url_for("web_dashboard.index", _anchor="my-follow-ups"))
+    return redirect(url_for("web_cases.case_page", case_id=cid, _anchor="follow-ups"))
+
+
+@bp.post("/cases/<case_id>/follow-ups/<follow_up>/done")
+@login_required
+def follow_up_done(case_id: str, follow_up: str) -> Any:
+    return _follow_up_action(case_id, follow_up, "follow_up_done", {})
+
+
+@bp.post("/cases/<case_id>/follow-ups/<follow_up>/snooze")
+@login_required
+def follow_up_snooze(case_id: str, follow_up: str) -> Any:
+    until = (request.form.get("until") or "").strip()
+    return _follow_up_action(case_id, follow_up, "follow_up_snoozed", {"until": until} if until else {})
 
 
 @bp.post("/cases/<case_id>/erase")

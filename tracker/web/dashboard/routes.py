@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tracker.auth.users import USERNAME
+from tracker.services.follow_ups import my_follow_ups
 from tracker.services.overview import UPCOMING_DAYS, UnknownCaseworker, overview
 from tracker.web.alerts.routes import my_alerts
 from tracker.web.security import runtime
@@ -37,6 +38,7 @@ def index() -> Any:
         data=data,
         deadlines=deadlines,
         alerts=_alerts(),
+        follow_ups=my_follow_ups(runtime(), current_user.actor),
         errors=errors,
         upcoming_days=UPCOMING_DAYS,
     )
