@@ -83,8 +83,8 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
     open_: Sequence[DeadlineRow | Deadline]
     if as_of is None:
         today = rt.today()
-        status = fold.render(json.loads(case.fold), today)
         stream = [to_recorded(r) for r in read_stream(session, case.case_id)]
+        status = fold.render(fold.stored_or_built(case.fold, stream), today)
         open_ = session.scalars(
             sa.select(DeadlineRow)
             .where(DeadlineRow.case_id == case.case_id, DeadlineRow.state == "open")
