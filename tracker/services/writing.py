@@ -18,6 +18,7 @@ from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
 from tracker.events.record import CORRECTION_TYPES
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
+from tracker.projections.recorded import recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
 from tracker.store.events import ConcurrencyError, NewEvent, append, lock_for_append, read_streams
@@ -98,10 +99,12 @@ def case_context(
             ):
                 ctx.retracted.add(json.loads(data)["event_id"])
     else:
-        for row in stream:
-            ctx.types[row.id] = row.type
-            if row.type == "event_retracted":
-                ctx.retracted.add(json.loads(row.data)["event_id"])
+        # The raw history: the rules then follow the status fold over what is effective.
+        ctx.story = [recorded(*row[:10]) for row in stream]
+        for event in ctx.story:
+            ctx.types[event.id] = event.type
+            if event.type == "event_retracted":
+                ctx.retracted.add(event.data["event_id"])
     if deadline_keys:
         query = sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)
         ctx.deadline_keys = set(session.scalars(query))
