@@ -10,6 +10,7 @@ from typing import Any
 from tracker.events.catalogue import (
     CATALOGUE,
     DATE_PRECISIONS,
+    NESTED_VERSION,
     ValidationError,
     validate_data,
     validate_occurred_on,
@@ -194,6 +195,8 @@ def _check_target(
             raise ValidationError({"event_id": "case_opened cannot be retracted; close the case instead"})
         return event
     data = dict(event.data)
+    # The new payload is stored with the schema version it was written at, so it can be upcast later.
+    data[NESTED_VERSION] = CATALOGUE[target_type].schema_version
     try:
         data["data"] = validate_data(target_type, data["data"])
         # The corrected payload must name real events and users, as the event itself had to.

@@ -56,8 +56,9 @@ def case_audit(rt: Runtime, actor: Actor, case_id: str, known_on: date | None = 
                 break
             expected, previous = row.version + 1, row.hash
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
+        types = {r.id: r.type for r in rows}
         shown = [
-            event_dict(r, key, actor.sees_sensitive)
+            event_dict(r, key, actor.sees_sensitive, types)
             for r in rows
             if known_on is None or r.recorded_at.date() <= known_on
         ]

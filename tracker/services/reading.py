@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -44,9 +44,17 @@ def visible_case(session: Session, actor: Actor, case_id: str) -> CaseRow:
     return _visible(session, actor, case_id)
 
 
-def event_dict(row: EventRow, key: bytes | None, reveal: bool) -> dict[str, Any]:
-    """An event as the API answers it; sensitive fields opened for those who may see them, else absent."""
-    data = stored_data(row)
+def event_types(session: Session, case_id: str) -> dict[str, str]:
+    """The type of every event of a case, by id (a correction is upcast by its target's type)."""
+    query = sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
+    return {event_id: type_ for event_id, type_ in session.execute(query)}
+
+
+def event_dict(row: EventRow, key: bytes | None, reveal: bool, types: Mapping[str, str]) -> dict[str, Any]:
+    """An event as the API answers it; sensitive fields opened for those who may see them, else absent.
+
+    `types` are the case's event types by id (`event_types`), for the upcasting of corrections."""
+    data = stored_data(row, types)
     data = open_fields(data, key, row.case_id, row.id) if reveal else strip_fields(data)
     return {
         "id": row.id,
@@ -123,8 +131,10 @@ def case_events(
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "events", via)
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
+        types = event_types(session, case_id)
         return [
-            event_dict(r, key, actor.sees_sensitive) for r in read_stream(session, case_id, after_version)
+            event_dict(r, key, actor.sees_sensitive, types)
+            for r in read_stream(session, case_id, after_version)
         ]
 
 

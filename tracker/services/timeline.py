@@ -105,8 +105,9 @@ def entries(rows: list[EventRow], key: bytes | None, reveal: bool) -> list[Entry
     """The events in version order, each carrying the corrections and retractions that act on it."""
     out: list[Entry] = []
     by_id: dict[str, Entry] = {}
+    types = {row.id: row.type for row in rows}
     for row in rows:
-        raw = event_dict(row, key, reveal)
+        raw = event_dict(row, key, reveal, types)
         meta = raw["metadata"] if isinstance(raw["metadata"], dict) else {}
         entry = Entry(
             id=row.id,

@@ -245,9 +245,11 @@ def export_cases(
 
 def _export_line(rows: list[EventRow], key: bytes | None) -> dict[str, Any]:
     numbers = {row.id: f"#{n}" for n, row in enumerate(rows, start=1)}
+    types = {row.id: row.type for row in rows}
 
     def payload(row: EventRow) -> dict[str, Any]:
-        data = open_fields(stored_data(row), key, row.case_id, row.id)
+        # At the current schema versions (a correction's new payload too): the import checks them so.
+        data = open_fields(stored_data(row, types), key, row.case_id, row.id)
         data = {k: v for k, v in data.items() if v != ERASED}
         if isinstance(data.get("data"), dict):
             data["data"] = {k: v for k, v in data["data"].items() if v != ERASED}

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import seal_fields
 from tracker.domain.commands import CaseContext, EventInput, check
-from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
+from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError, upcast_payload
 from tracker.events.record import CORRECTION_TYPES
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
@@ -92,12 +92,12 @@ def case_context(
         ):
             ctx.types[event_id] = type_
         if "event_retracted" in ctx.types.values():
-            for data in session.scalars(
-                sa.select(EventRow.data).where(
+            for data, version in session.execute(
+                sa.select(EventRow.data, EventRow.schema_version).where(
                     EventRow.case_id == case_id, EventRow.type == "event_retracted"
                 )
             ):
-                ctx.retracted.add(json.loads(data)["event_id"])
+                ctx.retracted.add(upcast_payload("event_retracted", version, json.loads(data))["event_id"])
     else:
         # The raw history: the rules then follow the status fold over what is effective.
         ctx.story = [recorded(*row[:10]) for row in stream]
