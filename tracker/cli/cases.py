@@ -95,10 +95,25 @@ def verify() -> None:
     with progress(integrity.case_count(runtime()), "verifying") as step:
         checked, broken = integrity.verify(runtime(), step)
     for b in broken:
-        click.echo(f"case {b.case_id}: {b.problem}", err=True)
+        click.echo(f"{'the store' if b.case_id == 'store' else 'case ' + b.case_id}: {b.problem}", err=True)
     if broken:
         raise SystemExit(1)
-    click.echo(f"{checked} cases verified: every chain is intact")
+    click.echo(f"{checked} cases verified: every chain is intact, every keyed seal holds")
+
+
+@click.command("seal")
+@with_appcontext
+@key_checked
+def seal() -> None:
+    """Seal a database from before keyed seals, once: check every plain chain, then seal it under the
+    chain key of the installation key (docs/security.md)."""
+    try:
+        sealed = integrity.seal_store(runtime())
+    except integrity.SealRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"sealed {sealed} events under key {runtime().kek_id}; `tracker verify` checks them from now on"
+    )
 
 
 @click.command("rebuild")
@@ -158,4 +173,4 @@ def erase(case_ids: tuple[str, ...], reason: str) -> None:
     )
 
 
-COMMANDS = [import_, export, verify, rebuild, demo, erase]
+COMMANDS = [import_, export, verify, seal, rebuild, demo, erase]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from tracker.crypto.keyring import Keyring, KeyringFile
 from tracker.db import Database
 from tracker.deadlines.rules import Rules
 from tracker.store.events import load_case_key, save_case_key
+from tracker.store.seals import chain_key, seal_appended
 from tracker.store.tables import CaseKeyRow
 
 
@@ -75,6 +76,19 @@ class Runtime:
                 f"installation key {key_id} is needed but is neither TRACKER_DATA_KEY ({self.kek_id}) "
                 "nor one of TRACKER_OLD_DATA_KEYS"
             ) from None
+
+    def chain_key_for(self, key_id: str) -> bytes | None:
+        """The chain key (tracker.store.seals) derived from the installation key with this id, if held."""
+        kek = self._keks.get(key_id)
+        return chain_key(kek) if kek is not None else None
+
+    def seal_appended(
+        self, session: Session, rows: Sequence[Any], new_cases: Sequence[str], bulk: bool = False
+    ) -> None:
+        """Seal appended events under the chain key of the current installation key."""
+        key = self.chain_key_for(self.kek_id)
+        assert key is not None
+        seal_appended(session, key, self.kek_id, rows, new_cases, bulk=bulk)
 
     def now(self) -> datetime:
         return self.clock()

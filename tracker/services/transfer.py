@@ -136,6 +136,8 @@ class _Pending:
 
     def store(self, rt: Runtime, session: Session) -> None:
         positions = insert_new_cases(session, self.rows)
+        cases = list(dict.fromkeys(r["case_id"] for r in self.rows))
+        rt.seal_appended(session, self.rows, cases, bulk=True)
         save_case_keys(session, self.keys)
         streams, start = [], 0
         for end in self.ends:

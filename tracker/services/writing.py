@@ -142,6 +142,7 @@ def append_checked(
     meta = metadata_text(source, request_id, None)
     batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta)
     rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
+    rt.seal_appended(session, rows, [case_id] if expected == 0 else [])
     project(session, case_id, rows, rt.rules, today, prior)
     count_appends_on_commit(session, source, len(rows))
     return rows
