@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tracker.db import bulk_insert, refresh_statistics
 from tracker.projections.case_status import rebuild_cases
 from tracker.projections.tables import CaseRow
+from tracker.services import checkpoints
 from tracker.services.runtime import Runtime
 from tracker.store.events import case_ids, lock_for_append
 from tracker.store.hashing import GENESIS, event_hash
@@ -52,7 +53,17 @@ def verify(rt: Runtime, progress: Callable[[int], None] | None = None) -> tuple[
         checked, broken = check_chains(session, progress, rt.chain_key_for, heads)
         checked += len(_truncated(session, broken))
         broken += check_heads(session, rt.chain_key_for, heads, {b.case_id for b in broken})
+        # The latest stored checkpoint: what it saw must still be there (it names deleted cases too).
+        named = {b.case_id for b in broken}
+        broken += [Broken(c, p) for c, p in checkpoints.check_stored(rt, session) if c not in named]
         return checked, broken
+
+
+def verify_against(rt: Runtime, text: str, public_key: str | None) -> list[Broken]:
+    """The store against a checkpoint file a witness kept (its signature checked first)."""
+    content = checkpoints.read_file(text, public_key)
+    with rt.db.read() as session:
+        return [Broken(c, p) for c, p in checkpoints.compare(session, content)]
 
 
 def _truncated(session: Session, broken: list[Broken]) -> list[str]:
