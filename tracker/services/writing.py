@@ -21,11 +21,15 @@ from tracker.projections.case_status import project
 from tracker.projections.recorded import recorded
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
-from tracker.store.events import ConcurrencyError, NewEvent, append, lock_for_append, read_streams
+from tracker.store.events import ConcurrencyError, NewEvent, append, read_streams
 from tracker.store.hashing import GENESIS, canonical_json
 from tracker.store.tables import EventRow
 
 ASSIGNING = frozenset({"caseworker_assigned", "caseworker_unassigned"})
+#: Seconds an append waits for the append lock before StoreBusy (setting APPEND_LOCK_TIMEOUT_SECONDS).
+DEFAULT_LOCK_TIMEOUT = 5.0
+#: Tries of an append without an expected version when another write moved the case meanwhile.
+TRIES = 3
 
 
 def may_see(session: Session, actor: Actor, case_id: str) -> bool:
@@ -141,7 +145,8 @@ def append_checked(
     users = existing_usernames(session, wanted)
     meta = metadata_text(source, request_id, None)
     batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta)
-    rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
+    timeout = float(rt.settings.get("APPEND_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT)
+    rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash, timeout)
     rt.seal_appended(session, rows, [case_id] if expected == 0 else [])
     project(session, case_id, rows, rt.rules, today, prior)
     count_appends_on_commit(session, source, len(rows))
@@ -194,7 +199,6 @@ def open_case(
             EventInput("caseworker_assigned", opened.occurred_on, "day", {"username": actor.username})
         )
     with rt.db.write() as session:
-        lock_for_append(session)
         key = rt.new_case_key(session, case_id)
         append_checked(
             rt,
@@ -220,9 +224,30 @@ def record_event(
     source: str = "api",
     request_id: str | None = None,
 ) -> tuple[str, int]:
-    """Append one event to a case the actor may write; returns its id and version."""
+    """Append one event to a case the actor may write; returns its id and version.
+
+    The case is read and the event checked before the append lock is taken (the store takes it); when
+    another write moved the case meanwhile, the event is checked again on the new history (when the
+    caller gave no expected version) or refused as a ConcurrencyError."""
+    for attempt in range(TRIES):
+        try:
+            return _record_once(rt, actor, case_id, event, expected_version, source, request_id)
+        except ConcurrencyError:
+            if expected_version is not None or attempt == TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record_once(
+    rt: Runtime,
+    actor: Actor,
+    case_id: str,
+    event: EventInput,
+    expected_version: int | None,
+    source: str,
+    request_id: str | None,
+) -> tuple[str, int]:
     with rt.db.write() as session:
-        lock_for_append(session)
         # Held here, the row stays in the session for the projection (it keeps only referenced rows).
         row = session.get(CaseRow, case_id)
         if row is None or not may_see(session, actor, case_id):
