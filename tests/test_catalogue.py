@@ -78,7 +78,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "travel_permit_decided": "country* outcome* valid_until",
     },
     "safety": {
-        "threat_reported": "kind* description(s)",
+        # Version 2 of threat_reported (beyond domain.md's version 1): who, claimed identity, channel.
+        "threat_reported": "kind* description(s) made_by(s) claimed_identity channel",
         "risk_assessed": "level* reasons",
         "check_in_plan_set": "every_days*",
         "contact_made": "channel",
@@ -130,6 +131,10 @@ ENUMS = {
     ("travel_permit_requested", "purpose"): "asylum humanitarian family work",
     ("travel_permit_decided", "outcome"): "granted refused",
     ("threat_reported", "kind"): "calls surveillance approach online abduction_attempt",
+    ("threat_reported", "claimed_identity"): (
+        "police military_enlistment_office fsb foreign_police court other unknown"
+    ),
+    ("threat_reported", "channel"): "phone_call messenger in_person letter online relatives other",
     ("risk_assessed", "level"): "low medium high critical",
     ("assistance_provided", "kind"): "housing funds legal medical psychological employment travel",
     ("deadline_resolved", "resolution"): "met moot dismissed",
@@ -161,7 +166,7 @@ KINDS = {
     ("follow_up_reassigned", "owner"): "username",
 }
 #: The types past schema version 1 (each step has its upcaster).
-VERSIONS = {"note_added": 2, "relatives_pressured": 2, "asylum_applied": 2}
+VERSIONS = {"note_added": 2, "relatives_pressured": 2, "asylum_applied": 2, "threat_reported": 2}
 TYPES = {name: (group, spec.split()) for group, types in EXPECTED.items() for name, spec in types.items()}
 UUID = "0B7C4A3E-1F2D-4C5B-9A8E-7D6C5B4A3F2E"
 TODAY = date(2024, 6, 15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -213,3 +214,24 @@ def test_any_story_rebuilds_to_the_same_read_models(sqlite_app: Any, actions: li
     after = {t: [r for r in rows if r["case_id"] == case_id] for t, rows in read_models(rt).items()}
     assert after == before
     assert reading.get_case(rt, ADMIN, case_id) == answer
+
+
+def test_a_fold_stored_by_an_older_state_version_is_refolded_not_continued(rt: Any) -> None:
+    from tracker.projections.status import STATE_VERSION
+
+    case = new_case(rt, "Sparrow", "2022-09-25")
+    record(rt, case, "stay_permitted", "2022-10-01", country="AM", kind="visa_free", valid_until="2023-01-01")
+    # The stored state as the previous layout wrote it: no stay order, an older version.
+    with rt.db.write() as session:
+        old = json.loads(session.execute(sa.text("SELECT fold FROM case_status")).scalar_one())
+        del old["stay_order"]
+        old["state_version"] = STATE_VERSION - 1
+        session.execute(sa.text("UPDATE case_status SET fold = :f"), {"f": json.dumps(old)})
+    # Reading it shows the status of the current layout (the stay of a case with no known country) ...
+    assert reading.get_case(rt, ADMIN, case)["status"]["legal_stay"]["country"] == "AM"
+    # ... and the next append, a fact after everything folded, refolds instead of continuing.
+    record(rt, case, "contact_made", "2022-10-02")
+    with rt.db.write() as session:
+        stored = json.loads(session.execute(sa.text("SELECT fold FROM case_status")).scalar_one())
+    assert stored["state_version"] == STATE_VERSION and stored["stay_order"] == ["AM"]
+    assert stored["last_contact_on"] == "2022-10-02"

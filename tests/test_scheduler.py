@@ -28,7 +28,7 @@ from tracker.services import transfer
 from tracker.services.alerts import deliver_mail, run_pass
 
 TRACKER = Path(sys.prefix) / "bin" / "tracker"
-JOB_IDS = {"deadlines.scan", "alerts.mail"}
+JOB_IDS = {"deadlines.scan", "alerts.mail", "store.checkpoint"}
 PIPES: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
 
 

@@ -188,6 +188,29 @@ def test_legal_stay_is_the_current_countrys(story: Story) -> None:
     assert story.status()["legal_stay"] is None
 
 
+def test_legal_stay_without_a_known_country_is_the_most_recently_recorded(story: Story) -> None:
+    story.add("stay_permitted", "2022-10-01", country="KZ", kind="visa_free", valid_until="2022-12-30")
+    story.add("stay_permitted", "2022-10-03", country="AM", kind="residence_permit", valid_until="2023-10-03")
+    stay = story.status(today=date(2022, 12, 1))["legal_stay"]
+    assert (stay["country"], stay["kind"], stay["days_left"]) == ("AM", "residence_permit", 306)
+    # An extension records the stay anew; ending it falls back to the one recorded before.
+    story.add("stay_extended", "2022-10-05", country="KZ", valid_until="2023-01-30")
+    assert story.status()["legal_stay"]["country"] == "KZ"
+    story.add("stay_ended", "2022-10-06", country="KZ", reason="expired")
+    assert story.status()["legal_stay"]["country"] == "AM"
+    # Story order, not recording order: a stay dated earlier but recorded later is not the latest.
+    story.add("stay_permitted", "2022-09-30", country="GE", kind="visa_free", valid_until="2023-09-30")
+    assert story.status()["legal_stay"]["country"] == "AM"
+    # Once a current country is known, its stay is shown (none here), and leaving it falls back again.
+    story.add("fled_country", "2022-11-01", from_country="RU", to_country="TR")
+    assert story.status()["legal_stay"] is None
+    story.add("border_crossed", "2022-11-20", country="TR", direction="left")
+    assert story.status()["legal_stay"]["country"] == "AM"
+    # The fold state keeps it through a stored round trip (sorted keys lose dict order).
+    state = json.loads(json.dumps(build_state(story.events), sort_keys=True))
+    assert render(state, TODAY)["legal_stay"]["country"] == "AM"
+
+
 def test_stay_ended_and_extension_of_an_unknown_stay(story: Story) -> None:
     story.add("fled_country", "2022-09-26", from_country="RU", to_country="KZ")
     story.add("stay_permitted", "2022-09-26", country="KZ", kind="registration")

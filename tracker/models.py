@@ -8,4 +8,5 @@ def import_all_tables() -> None:
     import tracker.auth.tables
     import tracker.projections.tables
     import tracker.store.installation
+    import tracker.store.seals
     import tracker.store.tables  # noqa: F401

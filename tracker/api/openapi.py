@@ -25,6 +25,8 @@ MEANING = {
     500: "the stored file is missing or damaged (`tracker verify` names it)",
     422: "the body breaks a rule (schema, calendar or the case's history); `fields` names each bad field",
     429: "too many requests; retry after the number of seconds in Retry-After",
+    503: "the event store is busy (an import or a restore holds it); nothing was stored; retry after "
+    "the number of seconds in Retry-After",
 }
 #: Answers every /api/v1 operation may give besides its own.
 COMMON = (400, 401, 429)
@@ -112,7 +114,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "summary": "Open a case: the case_opened fields, optional occurred_on and date_precision",
                 "requestBody": {"required": True, "content": _json(ref("NewCase"))},
                 "responses": _answers(
-                    "201", "the case was opened", ref("Created"), 403, 413, 422, links=CASE_LINKS
+                    "201", "the case was opened", ref("Created"), 403, 413, 422, 503, links=CASE_LINKS
                 ),
             },
             "get": {
@@ -164,7 +166,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "parameters": [CASE_ID],
                 "requestBody": {"required": True, "content": _json(ref("NewEvent"))},
                 "responses": _answers(
-                    "201", "recorded", ref("Created"), 403, 404, 409, 413, 422, links=EVENT_LINKS
+                    "201", "recorded", ref("Created"), 403, 404, 409, 413, 422, 503, links=EVENT_LINKS
                 ),
             },
         },

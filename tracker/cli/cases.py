@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
@@ -14,8 +15,8 @@ from flask.cli import with_appcontext
 
 from tracker.auth.users import SYSTEM, Actor
 from tracker.cli import key_checked, runtime
+from tracker.services import checkpoints, integrity, transfer
 from tracker.services import demo as demo_service
-from tracker.services import integrity, transfer
 from tracker.services.erasure import AlreadyErased, ErasureIncomplete, erase_cases
 from tracker.services.runtime import NotFound
 
@@ -89,16 +90,52 @@ def export(case_ids: tuple[str, ...], output: Path | None) -> None:
 
 
 @click.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Compare the store with this checkpoint file (a witness's copy) instead.",
+)
+@click.option("--public-key", help="The public key (hex) the checkpoint must be signed with.")
 @with_appcontext
-def verify() -> None:
-    """Check every case's hash chain and version sequence; exit 1 naming each broken case."""
+def verify(checkpoint_file: Path | None, public_key: str | None) -> None:
+    """Check every case's hash chain, version sequence and keyed seals, and the store against its latest
+    checkpoint (or against a witness's checkpoint file); exit 1 naming each broken case."""
+    if checkpoint_file is not None:
+        try:
+            broken = integrity.verify_against(
+                runtime(), checkpoint_file.read_text(encoding="utf-8", errors="replace"), public_key
+            )
+        except checkpoints.CheckpointError as exc:
+            raise click.ClickException(f"{checkpoint_file}: {exc}") from None
+        for b in broken:
+            click.echo(f"case {b.case_id}: {b.problem}", err=True)
+        if broken:
+            raise SystemExit(1)
+        click.echo(f"the store still holds everything the checkpoint {checkpoint_file} saw")
+        return
     with progress(integrity.case_count(runtime()), "verifying") as step:
         checked, broken = integrity.verify(runtime(), step)
     for b in broken:
-        click.echo(f"case {b.case_id}: {b.problem}", err=True)
+        click.echo(f"{'the store' if b.case_id == 'store' else 'case ' + b.case_id}: {b.problem}", err=True)
     if broken:
         raise SystemExit(1)
-    click.echo(f"{checked} cases verified: every chain is intact")
+    click.echo(f"{checked} cases verified: every chain is intact, every keyed seal holds")
+
+
+@click.command("seal")
+@with_appcontext
+@key_checked
+def seal() -> None:
+    """Seal a database from before keyed seals, once: check every plain chain, then seal it under the
+    chain key of the installation key (docs/security.md)."""
+    try:
+        sealed = integrity.seal_store(runtime())
+    except integrity.SealRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"sealed {sealed} events under key {runtime().kek_id}; `tracker verify` checks them from now on"
+    )
 
 
 @click.command("rebuild")
@@ -186,4 +223,51 @@ def dossier(case_id: str, output: Path, lang: str, legal_name: bool, list_correc
     click.echo(f"wrote {output}: {len(found.facts)} facts, head hash {found.head_hash}")
 
 
-COMMANDS = [import_, export, verify, rebuild, demo, erase, dossier]
+@click.group("checkpoint", invoke_without_command=True)
+@click.pass_context
+@with_appcontext
+def checkpoint(ctx: click.Context) -> None:
+    """Sign a checkpoint of the whole store now, store it and mail it to CHECKPOINT_WITNESSES."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rt = runtime()
+    made = checkpoints.make(rt)
+    sent = checkpoints.mail(rt, made)
+    content = made.content
+    click.echo(f"checkpoint {made.id}: {content['cases']} cases, Merkle root {content['root']}")
+    click.echo(f"digest {made.digest}")
+    click.echo(f"public key {made.public_key}")
+    click.echo(
+        f"mailed to {sent} witnesses" if sent else "mailed to no witness (CHECKPOINT_WITNESSES, SMTP_URL)"
+    )
+
+
+@checkpoint.command("export")
+@click.option(
+    "--id", "checkpoint_id", type=click.IntRange(1), help="A stored checkpoint; default the latest."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
+)
+@with_appcontext
+def checkpoint_export(checkpoint_id: int | None, output: Path | None) -> None:
+    """Write a stored checkpoint as the file a witness keeps."""
+    found = checkpoints.get(runtime(), checkpoint_id)
+    if found is None:
+        raise click.ClickException("no such checkpoint: make one with `tracker checkpoint`")
+    text = json.dumps(found.export(), indent=1) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"checkpoint {found.id} written to {output}", err=True)
+
+
+@checkpoint.command("key")
+@with_appcontext
+def checkpoint_key() -> None:
+    """Print the public key (hex) that checks this installation's checkpoints."""
+    click.echo(checkpoints.public_key_hex(runtime()))
+
+
+COMMANDS = [import_, export, verify, seal, checkpoint, rebuild, demo, erase, dossier]

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tracker.events.catalogue import (
     CATALOGUE,
     DATE_PRECISIONS,
+    NESTED_VERSION,
     ValidationError,
     validate_data,
     validate_occurred_on,
 )
-from tracker.events.record import CORRECTION_TYPES
+from tracker.events.record import CORRECTION_TYPES, Recorded
+from tracker.projections.status import build_state
 
 ENVELOPE = ("type", "occurred_on", "date_precision", "data", "expected_version")
 #: Event-reference fields (but criminal_case, checked on its own) and the type of event each must name.
@@ -104,25 +106,49 @@ def parse_case(body: Any, today: date) -> EventInput:
     return parse_event(envelope, today)
 
 
+#: Types that can change whether the case is open: after one, the state is refolded.
+_STATE_CHANGING = frozenset({"case_closed", "case_reopened", "event_corrected", "event_retracted"})
+
+
 @dataclass
 class CaseContext:
-    """What the rules of one case need to know of its history."""
+    """What the rules of one case need to know of its history.
+
+    `story` holds the case's raw events when they are known (always for a batch that starts a case):
+    then `state` follows the status fold over the effective history (corrections and retractions
+    applied), exactly as the status read model does, however the events reach the store.
+    """
 
     version: int
     state: str
     types: dict[str, str] = field(default_factory=dict)
     retracted: set[str] = field(default_factory=set)
     deadline_keys: set[str] = field(default_factory=set)
+    story: list[Recorded] | None = None
+
+    def __post_init__(self) -> None:
+        if self.version == 0 and self.story is None:
+            self.story = []
 
     def remember(self, event_id: str, event: EventInput) -> None:
         self.version += 1
         self.types[event_id] = event.type
         if event.type == "event_retracted":
             self.retracted.add(event.data["event_id"])
-        elif event.type == "case_closed":
-            self.state = "closed"
-        elif event.type == "case_reopened":
-            self.state = "open"
+        if self.story is None:
+            # Only the erasure appends without the history at hand; it changes no rule's answer.
+            return
+        self.story.append(
+            Recorded(
+                event_id, "", self.version, event.type, event.occurred_on, event.date_precision,
+                _NEVER, "", event.data,
+            )
+        )  # fmt: skip
+        if event.type in _STATE_CHANGING:
+            self.state = build_state(self.story)["state"] or "open"
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def check(event: EventInput, ctx: CaseContext, today: date, user_exists: Callable[[str], bool]) -> EventInput:
@@ -137,6 +163,8 @@ def check(event: EventInput, ctx: CaseContext, today: date, user_exists: Callabl
         raise ValidationError({"type": "the case is already closed"})
     if event.type == "case_reopened" and ctx.state != "closed":
         raise ValidationError({"type": "the case is not closed"})
+    if event.type == "personal_data_erased" and "personal_data_erased" in ctx.types.values():
+        raise ValidationError({"type": "the personal data of this case was already erased"})
     if event.type in ("event_corrected", "event_retracted"):
         return _check_target(event, ctx, today, user_exists)
     return event
@@ -193,6 +221,8 @@ def _check_target(
             raise ValidationError({"event_id": "case_opened cannot be retracted; close the case instead"})
         return event
     data = dict(event.data)
+    # The new payload is stored with the schema version it was written at, so it can be upcast later.
+    data[NESTED_VERSION] = CATALOGUE[target_type].schema_version
     try:
         data["data"] = validate_data(target_type, data["data"])
         # The corrected payload must name real events and users, as the event itself had to.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -19,9 +19,9 @@ from tracker.events.fields import (
 )
 
 __all__ = [
-    "CATALOGUE", "DATE_ORDER", "DATE_PRECISIONS", "GROUPS", "SENSITIVE", "UPCASTERS", "EventType", "Field",
-    "ValidationError", "data_schema", "event_type_schema", "hide_sensitive", "upcast", "validate_data",
-    "validate_date_precision", "validate_occurred_on",
+    "CATALOGUE", "DATE_ORDER", "DATE_PRECISIONS", "GROUPS", "NESTED_VERSION", "SENSITIVE", "UPCASTERS",
+    "EventType", "Field", "ValidationError", "data_schema", "event_type_schema", "hide_sensitive", "upcast",
+    "upcast_correction", "upcast_payload", "validate_data", "validate_date_precision", "validate_occurred_on",
 ]  # fmt: skip
 
 DATE_PRECISIONS = ("day", "month", "year")
@@ -54,6 +54,10 @@ def _type(name: str, group: str, *fields: Field, api_writable: bool = True, vers
 _YEARS = {"minimum": 0, "maximum": 100}
 RELATIONS = ("mother", "father", "spouse", "partner", "child", "sibling", "other")
 ASYLUM_OUTCOMES = ("granted", "subsidiary_protection", "rejected", "inadmissible")
+#: Whom the maker of a threat claimed to be (threat_reported version 2).
+CLAIMED_IDENTITIES = (
+    "police", "military_enlistment_office", "fsb", "foreign_police", "court", "other", "unknown",
+)  # fmt: skip
 
 # fmt: off
 _TYPES = (
@@ -195,10 +199,15 @@ _TYPES = (
         _opt("valid_until", "date"),
     ),
     # Safety and contact
+    # Version 2 adds who made the threat, whom they claimed to be and how it reached the person.
     _type(
         "threat_reported", "safety",
         _enum("kind", ("calls", "surveillance", "approach", "online", "abduction_attempt"), True),
         _secret("description", "text"),
+        _secret("made_by", "text"),
+        _enum("claimed_identity", CLAIMED_IDENTITIES),
+        _enum("channel", ("phone_call", "messenger", "in_person", "letter", "online", "relatives", "other")),
+        version=2,
     ),
     _type(
         "risk_assessed", "safety",
@@ -379,6 +388,41 @@ def hide_sensitive(type_name: str, data: dict[str, Any], target_type: str | None
     if type_name == "event_corrected" and isinstance(inner, dict):
         nested = SENSITIVE.get(target_type or "", _EVER_SENSITIVE)
         out["data"] = {k: v for k, v in inner.items() if k not in nested}
+    return out
+
+
+def _threat_reported_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 did not ask whom the maker claimed to be: unknown. Who made it and the channel stay absent.
+    return {**data, "claimed_identity": data.get("claimed_identity", "unknown")}
+
+
+UPCASTERS[("threat_reported", 1)] = _threat_reported_v2
+
+#: The key of an `event_corrected` payload that records the schema version of its new payload (`data`).
+#: Corrections written before it existed carry none: every type was at version 1 then.
+NESTED_VERSION = "data_schema_version"
+
+
+def upcast_payload(
+    type_name: str, schema_version: int, data: dict[str, Any], target_type: str | None = None
+) -> dict[str, Any]:
+    """The one upcasting step of every stored payload read: lifted to its type's current version and,
+    for an `event_corrected` whose target's type is given, its new payload lifted by that type (the
+    key recording the nested version is then dropped: the payload is at the current version)."""
+    data = upcast(type_name, schema_version, data)
+    if type_name == "event_corrected" and target_type is not None:
+        data = upcast_correction(data, target_type)
+    return data
+
+
+def upcast_correction(data: Mapping[str, Any], target_type: str) -> dict[str, Any]:
+    """An `event_corrected` payload (at its own current version) with its new payload lifted to the
+    current version of its target's type, without the key that recorded the version it was written at."""
+    out = {k: v for k, v in data.items() if k != NESTED_VERSION}
+    if isinstance(out.get("data"), dict):
+        nested = data.get(NESTED_VERSION, 1)
+        version = nested if isinstance(nested, int) and not isinstance(nested, bool) else 1
+        out["data"] = upcast(target_type, version, out["data"])
     return out
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from tracker.events.catalogue import upcast_correction
+
 #: Types that act on another event instead of stating a fact of their own.
 CORRECTION_TYPES = frozenset({"event_corrected", "event_retracted"})
 
@@ -54,9 +56,10 @@ def effective(events: Iterable[Recorded], as_of: date | None = None) -> list[Rec
         fix = corrections.get(event.id)
         if fix is not None:
             new_on = fix.data.get("occurred_on")
+            # The new payload was written at its own schema version: lifted by the target's type.
             event = replace(
                 event,
-                data=dict(fix.data.get("data") or {}),
+                data=dict(upcast_correction(fix.data, event.type).get("data") or {}),
                 occurred_on=date.fromisoformat(new_on) if isinstance(new_on, str) else event.occurred_on,
             )
         if as_of is None or event.occurred_on <= as_of:

@@ -61,6 +61,8 @@ def project(
     if (
         row is not None
         and previous is not None
+        # A state folded by an older layout is refolded from the events, never continued.
+        and previous.get("state_version") == fold.STATE_VERSION
         and all(e.type not in CORRECTION_TYPES and e.sort_key > (row.fold_on, row.fold_version) for e in new)
     ):
         # The new facts come after everything folded so far: continue the fold.

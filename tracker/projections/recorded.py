@@ -8,14 +8,19 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tracker.crypto.codec import strip_fields
-from tracker.events.catalogue import upcast
+from tracker.events.catalogue import upcast, upcast_payload
 from tracker.events.record import Recorded
 from tracker.store.tables import EventRow
 
 
-def stored_data(row: EventRow) -> dict[str, Any]:
-    """The stored payload at the catalogue's current schema version (sensitive fields still sealed)."""
-    return upcast(row.type, row.schema_version, json.loads(row.data))
+def stored_data(row: EventRow, types: Mapping[str, str]) -> dict[str, Any]:
+    """The stored payload at the catalogue's current schema version (sensitive fields still sealed).
+
+    `types` gives the type of the events of the case by id: a correction's new payload is upcast by
+    its target's type."""
+    data = json.loads(row.data)
+    target = types.get(str(data.get("event_id"))) if row.type == "event_corrected" else None
+    return upcast_payload(row.type, row.schema_version, data, target)
 
 
 def to_recorded(row: EventRow) -> Recorded:

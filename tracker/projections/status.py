@@ -10,7 +10,9 @@ per-type rules live in status_rules. Choices where the spec is silent:
   the fold: it depends on the rules and the day, and is added by the reading service.
 - Leaving the country of a removal order (fled_country / relocated elsewhere) clears the order, as
   does a stay_permitted in that country. Legal stays are kept per country; the status shows the one
-  of the current country. stay_extended without a known stay gives a stay of unknown kind.
+  of the current country or, when no current country is known, the most recently recorded one (in
+  story order; stay_ended falls back to the one before). stay_extended without a known stay gives a
+  stay of unknown kind.
 - Documents are keyed by kind (numbers are sensitive and never reach projections): the newest record
   of a kind wins. has_international_passport = an international_passport with status "held".
 - Every recorded criminal case counts as open (no event closes one). wanted_listed marks every case of
@@ -31,6 +33,7 @@ per-type rules live in status_rules. Choices where the spec is silent:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
@@ -39,7 +42,7 @@ from tracker.events.record import Recorded, effective
 from tracker.projections.status_rules import HANDLERS, State, set_identity
 
 #: Bump when the state layout changes: stored states of another version must be rebuilt.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def new_state() -> State:
@@ -58,6 +61,7 @@ def new_state() -> State:
         "city": None,
         "in_country_since": None,
         "stays": {},
+        "stay_order": [],
         "removal_ordered": None,
         "documents": {},
         "criminal_cases": [],
@@ -92,6 +96,15 @@ def build_state(events: Iterable[Recorded], as_of: date | None = None) -> State:
             apply(state, event)
         elif event.type == "case_opened":
             set_identity(state, event.data)
+    return state
+
+
+def stored_or_built(stored: str, events: Iterable[Recorded]) -> State:
+    """The stored fold state of a case, or, when an older STATE_VERSION wrote it, the state refolded
+    from the case's raw events (the stored one is replaced at the case's next append or rebuild)."""
+    state: State = json.loads(stored)
+    if state.get("state_version") != STATE_VERSION:
+        return build_state(events)
     return state
 
 
@@ -134,6 +147,9 @@ def render(state: State, today: date) -> dict[str, Any]:
 
 def _legal_stay(state: State, today: date) -> dict[str, Any] | None:
     country = state["country"]
+    if country is None and state["stay_order"]:
+        # No current country known: the most recently recorded stay.
+        country = state["stay_order"][-1]
     stay = state["stays"].get(country) if country is not None else None
     if stay is None:
         return None

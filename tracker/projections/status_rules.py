@@ -130,9 +130,13 @@ def _stay(state: State, event: Recorded) -> None:
     if country is None:
         return
     stays = state["stays"]
+    # The countries with a stay, the most recently recorded (in story order) last.
+    order = [c for c in state["stay_order"] if c != country]
     if event.type == "stay_ended":
         stays.pop(country, None)
+        state["stay_order"] = order
         return
+    state["stay_order"] = [*order, country]
     if event.type == "stay_permitted":
         stays[country] = {
             "country": country,

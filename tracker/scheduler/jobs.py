@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from tracker.services import alerts
+from tracker.services import alerts, checkpoints
 from tracker.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAIL_INTERVAL_SECONDS = 60
+CHECKPOINT_INTERVAL_SECONDS = 24 * 3600
 _bound: Runtime | None = None
 
 
@@ -57,6 +59,18 @@ def send_mail() -> None:
     alerts.deliver_mail(_runtime(), wait=False)
 
 
+def make_checkpoint() -> None:
+    """Sign the daily checkpoint of the store and mail it to the configured witnesses."""
+    rt = _runtime()
+    latest = checkpoints.get(rt)
+    # Every job runs at once when a scheduler starts: a restart does not make another checkpoint that day.
+    if latest is not None and rt.now() - latest.created_at < timedelta(hours=23):
+        return
+    made = checkpoints.make(rt)
+    sent = checkpoints.mail(rt, made)
+    log.info("checkpoint %d signed (%d cases), mailed to %d witnesses", made.id, made.content["cases"], sent)
+
+
 def job_list(settings: dict) -> list[JobSpec]:
     """Every periodic job of the tracker."""
     return [
@@ -64,4 +78,5 @@ def job_list(settings: dict) -> list[JobSpec]:
             "deadlines.scan", scan_deadlines, int(settings["SCHEDULER_INTERVAL_SECONDS"]), "deadline pass"
         ),
         JobSpec("alerts.mail", send_mail, MAIL_INTERVAL_SECONDS, "alert e-mail and retries"),
+        JobSpec("store.checkpoint", make_checkpoint, CHECKPOINT_INTERVAL_SECONDS, "daily signed checkpoint"),
     ]

@@ -11,7 +11,7 @@ from tracker.auth import second_factor
 from tracker.auth.users import Actor
 from tracker.config import key_fingerprint
 from tracker.crypto.codec import CryptoError
-from tracker.services import audit
+from tracker.services import audit, integrity
 from tracker.services.erasure import finish_erasures
 from tracker.services.runtime import Forbidden, Runtime
 from tracker.services.search import rebuild_search_index
@@ -126,6 +126,8 @@ def rotate(
         done += len(rows)
         if progress:
             progress(len(rows))
+    # The keyed seals of the event chain follow (checked under the old key, then sealed under the new).
+    chain = integrity.reseal(rt)
     with rt.db.write() as session:
         # Second-factor secrets are sealed by the installation key too: none may stay under the old one.
         resealed = second_factor.reseal_all(session, rt)
@@ -137,6 +139,7 @@ def rotate(
             {
                 "rewrapped": done,
                 "second_factor_secrets": resealed,
+                "chain_seals": chain,
                 "from": sorted(c.kek_id for c in before if not c.current and c.cases),
             },
         )

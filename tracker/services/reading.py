@@ -46,20 +46,25 @@ def visible_case(session: Session, actor: Actor, case_id: str) -> CaseRow:
     return _visible(session, actor, case_id)
 
 
-def event_dict(
-    row: EventRow, key: bytes | None, reveal: bool, types: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def event_types(session: Session, case_id: str) -> dict[str, str]:
+    """The type of every event of a case, by id (a correction is upcast by its target's type)."""
+    query = sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
+    return {event_id: type_ for event_id, type_ in session.execute(query)}
+
+
+def event_dict(row: EventRow, key: bytes | None, reveal: bool, types: Mapping[str, str]) -> dict[str, Any]:
     """An event as the API answers it; sensitive fields opened for those who may see them, else absent.
 
     Absent are the fields sealed when stored and those the catalogue marks sensitive now (a note of
-    schema version 1 was stored in clear); `types` (event id -> type of the case's events) tells which
-    fields of a correction's new payload are sensitive, else every name sensitive anywhere is hidden.
+    schema version 1 was stored in clear). `types` are the case's event types by id (`event_types`):
+    a correction is upcast by its target's type, and its target's type tells which fields of its new
+    payload are sensitive.
     """
-    data = stored_data(row)
+    data = stored_data(row, types)
     if reveal:
         data = open_fields(data, key, row.case_id, row.id)
     else:
-        target = (types or {}).get(str(data.get("event_id", ""))) if row.type == "event_corrected" else None
+        target = types.get(str(data.get("event_id", ""))) if row.type == "event_corrected" else None
         data = hide_sensitive(row.type, strip_fields(data), target)
     return {
         "id": row.id,
@@ -96,8 +101,8 @@ def _status(rt: Runtime, session: Session, case: CaseRow, as_of: date | None) ->
     open_: Sequence[DeadlineRow | Deadline]
     if as_of is None:
         today = rt.today()
-        status = fold.render(json.loads(case.fold), today)
         stream = [to_recorded(r) for r in read_stream(session, case.case_id)]
+        status = fold.render(fold.stored_or_built(case.fold, stream), today)
         open_ = session.scalars(
             sa.select(DeadlineRow)
             .where(DeadlineRow.case_id == case.case_id, DeadlineRow.state == "open")
@@ -136,12 +141,11 @@ def case_events(
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "events", via)
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
-        rows = read_stream(session, case_id, after_version)
-        types: dict[str, str] | None = None
-        if not actor.sees_sensitive and any(r.type == "event_corrected" for r in rows):
-            query = sa.select(EventRow.id, EventRow.type).where(EventRow.case_id == case_id)
-            types = {event_id: type_ for event_id, type_ in session.execute(query).all()}
-        return [event_dict(r, key, actor.sees_sensitive, types) for r in rows]
+        types = event_types(session, case_id)
+        return [
+            event_dict(r, key, actor.sees_sensitive, types)
+            for r in read_stream(session, case_id, after_version)
+        ]
 
 
 def case_deadlines(

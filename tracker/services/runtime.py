@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from tracker.db import Database
 from tracker.deadlines.rules import Rules
 from tracker.search.normalize import search_key
 from tracker.store.events import load_case_key, save_case_key
+from tracker.store.seals import chain_key, seal_appended
 from tracker.store.tables import CaseKeyRow
 
 
@@ -91,6 +92,19 @@ class Runtime:
         if self._search_keys is None:
             self._search_keys = tuple(search_key(k) for k in (self.kek, *self.old_keks))
         return self._search_keys
+
+    def chain_key_for(self, key_id: str) -> bytes | None:
+        """The chain key (tracker.store.seals) derived from the installation key with this id, if held."""
+        kek = self._keks.get(key_id)
+        return chain_key(kek) if kek is not None else None
+
+    def seal_appended(
+        self, session: Session, rows: Sequence[Any], new_cases: Sequence[str], bulk: bool = False
+    ) -> None:
+        """Seal appended events under the chain key of the current installation key."""
+        key = self.chain_key_for(self.kek_id)
+        assert key is not None
+        seal_appended(session, key, self.kek_id, rows, new_cases, bulk=bulk)
 
     def now(self) -> datetime:
         return self.clock()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -311,7 +310,7 @@ def case_page(rt: Runtime, actor: Actor, case_id: str, as_of: date | None = None
         today = as_of or rt.today()
         stream: list[Recorded] = [to_recorded(r) for r in rows]
         if as_of is None:
-            status = fold.render(json.loads(case.fold), today)
+            status = fold.render(fold.stored_or_built(case.fold, stream), today)
             open_, closed = _deadlines_now(session, case_id, today)
         else:
             state = fold.new_state()

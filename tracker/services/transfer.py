@@ -148,6 +148,8 @@ class _Pending:
 
     def store(self, rt: Runtime, session: Session) -> None:
         positions = insert_new_cases(session, self.rows)
+        cases = list(dict.fromkeys(r["case_id"] for r in self.rows))
+        rt.seal_appended(session, self.rows, cases, bulk=True)
         save_case_keys(session, self.keys)
         streams, start = [], 0
         for end in self.ends:
@@ -265,9 +267,11 @@ def export_cases(
 
 def _export_line(rows: list[EventRow], key: bytes | None) -> dict[str, Any]:
     numbers = {row.id: f"#{n}" for n, row in enumerate(rows, start=1)}
+    types = {row.id: row.type for row in rows}
 
     def payload(row: EventRow) -> dict[str, Any]:
-        data = open_fields(stored_data(row), key, row.case_id, row.id)
+        # At the current schema versions (a correction's new payload too): the import checks them so.
+        data = open_fields(stored_data(row, types), key, row.case_id, row.id)
         data = {k: v for k, v in data.items() if v != ERASED}
         if isinstance(data.get("data"), dict):
             data["data"] = {k: v for k, v in data["data"].items() if v != ERASED}

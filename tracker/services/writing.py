@@ -15,18 +15,23 @@ from tracker.auth.tables import UserRow
 from tracker.auth.users import Actor, existing_usernames
 from tracker.crypto.codec import seal_fields
 from tracker.domain.commands import OWNED, CaseContext, EventInput, check
-from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError
+from tracker.events.catalogue import CATALOGUE, SENSITIVE, ValidationError, upcast_payload
 from tracker.events.record import CORRECTION_TYPES
 from tracker.ops.metrics import count_appends_on_commit
 from tracker.projections.case_status import project
+from tracker.projections.recorded import recorded
 from tracker.projections.search import index_appended
 from tracker.projections.tables import AssignmentRow, CaseRow, DeadlineRow
 from tracker.services.runtime import Forbidden, NotFound, Runtime
-from tracker.store.events import ConcurrencyError, NewEvent, append, lock_for_append, read_streams
+from tracker.store.events import ConcurrencyError, NewEvent, append, read_streams
 from tracker.store.hashing import GENESIS, canonical_json
 from tracker.store.tables import EventRow
 
 ASSIGNING = frozenset({"caseworker_assigned", "caseworker_unassigned"})
+#: Seconds an append waits for the append lock before StoreBusy (setting APPEND_LOCK_TIMEOUT_SECONDS).
+DEFAULT_LOCK_TIMEOUT = 5.0
+#: Tries of an append without an expected version when another write moved the case meanwhile.
+TRIES = 3
 
 
 def _check_owner(session: Session, case_id: str, event: EventInput, target: str | None) -> None:
@@ -108,17 +113,19 @@ def case_context(
         ):
             ctx.types[event_id] = type_
         if "event_retracted" in ctx.types.values():
-            for data in session.scalars(
-                sa.select(EventRow.data).where(
+            for data, version in session.execute(
+                sa.select(EventRow.data, EventRow.schema_version).where(
                     EventRow.case_id == case_id, EventRow.type == "event_retracted"
                 )
             ):
-                ctx.retracted.add(json.loads(data)["event_id"])
+                ctx.retracted.add(upcast_payload("event_retracted", version, json.loads(data))["event_id"])
     else:
-        for row in stream:
-            ctx.types[row.id] = row.type
-            if row.type == "event_retracted":
-                ctx.retracted.add(json.loads(row.data)["event_id"])
+        # The raw history: the rules then follow the status fold over what is effective.
+        ctx.story = [recorded(*row[:10]) for row in stream]
+        for event in ctx.story:
+            ctx.types[event.id] = event.type
+            if event.type == "event_retracted":
+                ctx.retracted.add(event.data["event_id"])
     if deadline_keys:
         query = sa.select(DeadlineRow.key).where(DeadlineRow.case_id == case_id)
         ctx.deadline_keys = set(session.scalars(query))
@@ -160,7 +167,9 @@ def append_checked(
     users = existing_usernames(session, wanted)
     meta = metadata_text(source, request_id, None)
     batch = sealed_batch(case_id, events, ctx, key, today, users.__contains__, meta, ids)
-    rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash)
+    timeout = float(rt.settings.get("APPEND_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT)
+    rows = append(session, case_id, expected, batch, actor.username, rt.now(), previous_hash, timeout)
+    rt.seal_appended(session, rows, [case_id] if expected == 0 else [])
     project(session, case_id, rows, rt.rules, today, prior)
     index_appended(session, rt.search_key, case_id, rows, key)
     count_appends_on_commit(session, source, len(rows))
@@ -213,7 +222,6 @@ def open_case(
             EventInput("caseworker_assigned", opened.occurred_on, "day", {"username": actor.username})
         )
     with rt.db.write() as session:
-        lock_for_append(session)
         key = rt.new_case_key(session, case_id)
         append_checked(
             rt,
@@ -239,9 +247,30 @@ def record_event(
     source: str = "api",
     request_id: str | None = None,
 ) -> tuple[str, int]:
-    """Append one event to a case the actor may write; returns its id and version."""
+    """Append one event to a case the actor may write; returns its id and version.
+
+    The case is read and the event checked before the append lock is taken (the store takes it); when
+    another write moved the case meanwhile, the event is checked again on the new history (when the
+    caller gave no expected version) or refused as a ConcurrencyError."""
+    for attempt in range(TRIES):
+        try:
+            return _record_once(rt, actor, case_id, event, expected_version, source, request_id)
+        except ConcurrencyError:
+            if expected_version is not None or attempt == TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record_once(
+    rt: Runtime,
+    actor: Actor,
+    case_id: str,
+    event: EventInput,
+    expected_version: int | None,
+    source: str,
+    request_id: str | None,
+) -> tuple[str, int]:
     with rt.db.write() as session:
-        lock_for_append(session)
         # Held here, the row stays in the session for the projection (it keeps only referenced rows).
         row = session.get(CaseRow, case_id)
         if row is None or not may_see(session, actor, case_id):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from tracker.db import bulk_insert
@@ -40,17 +40,39 @@ class NewEvent:
     metadata: str
 
 
-def lock_for_append(session: Session) -> None:
+class StoreBusy(Exception):
+    """The append lock was not free within the lock timeout (an import or a restore holds it): retry."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the event store is busy (another write held it for {seconds:g} s); try again")
+        self.seconds = seconds
+
+
+def lock_for_append(session: Session, timeout: float | None = None) -> None:
     """Serialize appends so that positions become visible in the order they were given.
 
     On PostgreSQL a sequence hands out numbers at insert time, but transactions commit in any
     order: a reader following `position` could see 12 before 11 commits and never look back.
     A transaction-scoped advisory lock, taken before the insert and released at commit, makes
     the position order and the commit order the same. SQLite writers are serialized by
-    BEGIN IMMEDIATE already.
+    BEGIN IMMEDIATE already (under SQLite's busy timeout).
+
+    With `timeout` (seconds), waiting longer raises StoreBusy (PostgreSQL's lock_timeout, set for
+    this wait only); the transaction is then unusable and must be rolled back.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if timeout is None:
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
+        return
+    session.execute(sa.select(sa.func.set_config("lock_timeout", f"{max(1, int(timeout * 1000))}ms", True)))
+    try:
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise StoreBusy(timeout) from None
+        raise
+    session.execute(sa.select(sa.func.set_config("lock_timeout", "0", True)))
 
 
 def head(session: Session, case_id: str) -> tuple[int, str] | None:
@@ -119,17 +141,20 @@ def append(
     recorded_by: str,
     recorded_at: datetime,
     previous_hash: str | None = None,
+    lock_timeout: float | None = None,
 ) -> list[EventRow]:
-    """Insert a batch for one case at versions expected_version+1...; the caller holds the append lock.
+    """Insert a batch for one case at versions expected_version+1...; takes the append lock itself
+    (waiting at most `lock_timeout` seconds, else StoreBusy) and holds it to commit.
 
-    `previous_hash` is the hash of the event at `expected_version` when the caller has just read it.
+    `previous_hash` is the hash of the event at `expected_version` as the caller read it (before the
+    lock): the head is read again under the lock, and a case that moved meanwhile is a ConcurrencyError.
     """
-    if previous_hash is None:
-        current = head(session, case_id)
-        actual = current[0] if current else 0
-        if actual != expected_version:
-            raise ConcurrencyError(case_id, expected_version, actual)
-        previous_hash = current[1] if current else GENESIS
+    lock_for_append(session, lock_timeout)
+    current = head(session, case_id)
+    actual, newest = current if current else (0, GENESIS)
+    if actual != expected_version or (previous_hash is not None and previous_hash != newest):
+        raise ConcurrencyError(case_id, expected_version, actual)
+    previous_hash = newest
     values = chain(case_id, expected_version, previous_hash, events, recorded_by, recorded_at)
     rows = [EventRow(**v) for v in values]
     session.add_all(rows)

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from tracker.resources import STATIC
 from tracker.services.runtime import Forbidden, NotFound
+from tracker.store.events import StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,17 @@ def _http(exc: HTTPException) -> Any:
     )
 
 
+def _busy(exc: StoreBusy) -> Any:
+    """The append lock stayed taken (a large import): a clear, retryable answer instead of a hang."""
+    message = _(
+        "Another large write (an import or a restore) is under way; nothing was recorded. "
+        "Send it again in a moment."
+    )
+    response = make_response(_page(503, _("Busy, please try again"), message))
+    response.headers["Retry-After"] = str(max(1, round(exc.seconds)))
+    return response
+
+
 def _server_error(exc: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return _page(500, _("Something went wrong"), _("The page could not be shown. Please try again later."))
@@ -89,6 +101,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(assets)
     for bp in (auth_bp, dashboard_bp, cases_bp, audit_bp, alerts_bp, admin_bp):
         app.register_blueprint(bp)
+    app.register_error_handler(StoreBusy, _busy)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(Forbidden, _forbidden)
     app.register_error_handler(CSRFError, _csrf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -11,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tracker.auth.users import USERNAME
-from tracker.services import audit, case_audit
+from tracker.services import audit, case_audit, checkpoints
 from tracker.web.cases.routes import case_uuid
 from tracker.web.params import date_arg
 from tracker.web.security import client_address, runtime
@@ -19,6 +20,7 @@ from tracker.web.security import client_address, runtime
 bp = Blueprint("web_audit", __name__)
 
 PAGE_SIZE = 100  # records on a page of the log
+CHECKPOINTS_SHOWN = 10  # the newest signed checkpoints on the log page
 TARGET_MAX = 100  # the width of audit_log.target
 # The download formats and their media types.
 EXPORTS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
@@ -83,6 +85,8 @@ def _log_page(errors: dict[str, str], f: audit.AuditFilter, args: dict[str, str]
         actions=audit.SHOWN_ACTIONS,
         filter_args=args,
         formats=EXPORTS,
+        checkpoints=checkpoints.listed(runtime(), CHECKPOINTS_SHOWN),
+        public_key=checkpoints.public_key_hex(runtime()),
     )
     return page, status
 
@@ -111,4 +115,17 @@ def log_export(fmt: str) -> Any:
     response = Response(chunks, content_type=EXPORTS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/audit/checkpoints/<int:checkpoint_id>.json")
+@login_required
+def checkpoint_file(checkpoint_id: int) -> Any:
+    """A stored checkpoint as the file a witness keeps (docs/security.md says how to check it)."""
+    audit.require_reader(current_user.actor)
+    found = checkpoints.get(runtime(), checkpoint_id)
+    if found is None:
+        abort(404)
+    response = Response(json.dumps(found.export(), indent=1) + "\n", content_type="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="checkpoint-{found.id}.json"'
     return response
