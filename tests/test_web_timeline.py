@@ -89,7 +89,7 @@ def test_a_corrected_date_moves_the_event_in_the_timeline(demo_app):
 
 def order_in_chart(page: str, day: str) -> list[str]:
     """The ids of the chronology's event marks of one day."""
-    return re.findall(rf'<a href="#event-([^"]+)" data-on="{day}" class="event-mark', page)
+    return re.findall(rf'<a href="#event-([^"]+)" class="event-mark[^"]*"><title>{day}:', page)
 
 
 def test_only_the_changed_field_is_shown_as_changed(demo_app):

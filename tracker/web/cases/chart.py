@@ -104,8 +104,7 @@ def render(pic: Chronology, as_of: bool) -> Markup:
         group = CATALOGUE[mark.kind].group if mark.kind in CATALOGUE else "other"
         hover = f"{mark.on.isoformat()}: {labels.type_label(mark.kind)}"
         parts.append(
-            f'<a href="#event-{escape(mark.id)}" data-on="{mark.on}" class="event-mark ev-{group}">'
-            f"<title>{escape(hover)}</title>"
+            f'<a href="#event-{escape(mark.id)}" class="event-mark ev-{group}"><title>{escape(hover)}</title>'
             f'<rect x="{x - 2}" y="{y - 9}" width="4" height="18" rx="1"/></a>'
         )
     y = _y("deadlines") + LANE // 2
