@@ -84,7 +84,7 @@ def _person(pdf: _Pdf, d: Dossier) -> None:
         _pair(pdf, _("Legal name"), d.legal_name)
     _pair(pdf, _("Case"), d.case_id)
     when = show_time(d.generated_at)
-    _pair(pdf, _("Made"), _("%(when)s by %(user)s", when=when, user=d.generated_by))
+    _line(pdf, _("Made on %(when)s by %(user)s", when=when, user=d.generated_by))
     _line(
         pdf,
         _(
@@ -203,7 +203,7 @@ def _closing(pdf: _Pdf, d: Dossier) -> None:
     _line(pdf, d.head_hash, size=9)
     _checkpoint(pdf, d)
     pdf.ln(2)
-    _pair(pdf, _("Made"), _("%(when)s by %(user)s", when=show_time(d.generated_at), user=d.generated_by))
+    _line(pdf, _("Made on %(when)s by %(user)s", when=show_time(d.generated_at), user=d.generated_by))
 
 
 def _checkpoint(pdf: _Pdf, d: Dossier) -> None:
