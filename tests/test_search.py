@@ -279,3 +279,12 @@ def test_every_signed_in_page_has_the_search_box_and_the_list_finds_by_legal_nam
     otto = signed_in(sqlite_app, "otto", "auditor")
     assert "Sparrow" not in text(otto.get("/cases?q=Vorobyov"))
     assert "auditors do not search personal data" in text(otto.get("/cases"))
+
+
+def test_many_matches_are_listed_as_few_are(rt: Any, people: dict[str, str], monkeypatch: Any) -> None:
+    sam, anna = Actor("sam", "supervisor"), Actor("anna", "caseworker")
+    queries = ("Воробьёв", "912 345 67 89", "o", "ow", "r", "555 12 34 56", "nobody")
+    few = {q: (found(rt, sam, q), found(rt, anna, q)) for q in queries}
+    monkeypatch.setattr(reading, "FEW_MATCHES", 0)
+    assert {q: (found(rt, sam, q), found(rt, anna, q)) for q in queries} == few
+    assert few["ow"][0] == ["Crow", "Owl", "Sparrow"] and few["Воробьёв"] == (["Sparrow"], ["Sparrow"])

@@ -31,7 +31,11 @@ class CaseRow(Base):
     fold_on: Mapped[date] = mapped_column(sa.Date)
     fold_version: Mapped[int] = mapped_column(sa.Integer)
 
-    __table_args__ = (sa.Index("ix_case_status_state_pseudonym_key", "state", "pseudonym_key"),)
+    __table_args__ = (
+        sa.Index("ix_case_status_state_pseudonym_key", "state", "pseudonym_key"),
+        # Covers a search's scan of the pseudonyms and the list's order (tracker.services.reading).
+        sa.Index("ix_case_status_pseudonym_key_case_id", "pseudonym_key", "case_id"),
+    )
 
 
 class AssignmentRow(Base):

@@ -16,8 +16,9 @@ from tracker.services.runtime import Runtime
 from tracker.store.events import case_ids, lock_for_append, read_streams
 
 
-def matching_cases(rt: Runtime, actor: Actor, q: str) -> sa.Select[Any] | None:
-    """The ids of the cases whose indexed fields match `q` (a subquery), or None when `q` has no token.
+def matching_cases(rt: Runtime, actor: Actor, q: str) -> list[sa.Select[Any]]:
+    """Queries of the ids of the cases whose indexed fields match `q` (to be united; none when `q` has
+    no token).
 
     A case matches when it holds every word of the query (whole, or as the start of a word), or the
     query as one phone or document number. Auditors match on fields that are not sensitive only.
@@ -25,7 +26,7 @@ def matching_cases(rt: Runtime, actor: Actor, q: str) -> sa.Select[Any] | None:
     """
     every, any_of = query_tokens(q)
     if not every and not any_of:
-        return None
+        return []
     table = SearchTokenRow.__table__
     public = not actor.sees_sensitive
     parts: list[sa.Select[Any]] = []
@@ -35,7 +36,7 @@ def matching_cases(rt: Runtime, actor: Actor, q: str) -> sa.Select[Any] | None:
         if any_of:
             one = sa.select(table.c.case_id).where(table.c.digest.in_(digests(key, any_of)))
             parts.append(one.where(table.c.sensitive.is_(False)) if public else one)
-    return parts[0] if len(parts) == 1 else sa.union(*parts)  # type: ignore[return-value]
+    return parts
 
 
 def _holding_all(table: sa.Table, wanted: list[bytes], public: bool) -> sa.Select[Any]:

@@ -27,8 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("digest", "case_id", "event_id", "field", name=op.f("pk_search_tokens")),
     )
     op.create_index("ix_search_tokens_case_id_event_id", "search_tokens", ["case_id", "event_id"])
+    op.create_index("ix_case_status_pseudonym_key_case_id", "case_status", ["pseudonym_key", "case_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_status_pseudonym_key_case_id", table_name="case_status")
     op.drop_index("ix_search_tokens_case_id_event_id", table_name="search_tokens")
     op.drop_table("search_tokens")
