@@ -35,6 +35,7 @@ def append_as_stored_by_version_1(rt: Any, case_id: str, type_: str, on: str, da
             metadata_text("api", None, None),
         )  # fmt: skip
         rows = append(session, case_id, newest.version, [new], "ada", rt.now(), newest.hash)
+        rt.seal_appended(session, rows, [])  # as `tracker seal` seals the events of an older release
         project(session, case_id, rows, rt.rules, rt.today())
     return event_id
 
