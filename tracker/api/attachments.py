@@ -7,7 +7,6 @@ from flask import Response, jsonify, request
 from tracker.api import ApiError, actor, bp, request_id, runtime
 from tracker.api.cases import _case_id, _may_record
 from tracker.api.params import bool_param, choice_param
-from tracker.dossier.pdf import LANGS, render
 from tracker.events.catalogue import ValidationError
 from tracker.services import attachments, dossier
 from tracker.web.downloads import file_response, pdf_response
@@ -55,6 +54,8 @@ def get_attachment(attachment_id: str) -> Response:
 
 @bp.get("/cases/<case_id>/dossier.pdf")
 def get_dossier(case_id: str) -> Response:
+    from tracker.dossier.pdf import LANGS, render  # fpdf2 and its fonts load only when a dossier is made
+
     lang = choice_param("lang", LANGS) or "en"
     found = dossier.dossier(
         runtime(), actor(), _case_id(case_id), legal_name=bool_param("legal_name"), via="api"

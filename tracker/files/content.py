@@ -14,9 +14,10 @@ import re
 import warnings
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import filetype
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 PDF = "application/pdf"
 JPEG, PNG, WEBP = "image/jpeg", "image/png", "image/webp"
@@ -70,6 +71,8 @@ def accepted_list() -> str:
 
 def sniff(data: bytes) -> str | None:
     """The accepted media type the bytes are, or None."""
+    import filetype  # loaded on the first upload, not by every process that imports the services
+
     kind = filetype.guess(data[:8192] if len(data) > 8192 else data)
     mime = kind.mime if kind is not None else None
     if mime in ACCEPTED:
@@ -127,6 +130,8 @@ def check(data: bytes, filename: str, claimed: str | None) -> Checked:
 
 
 def _image(data: bytes, media_type: str) -> tuple[bytes, bytes]:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

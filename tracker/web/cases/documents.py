@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
 
-from tracker.dossier.pdf import LANGS, render
 from tracker.events.catalogue import ValidationError
 from tracker.files.content import Refused, check
 from tracker.services import attachments, dossier, timeline
@@ -112,6 +111,8 @@ def attachment(attachment_id: str) -> Any:
 @bp.get("/cases/<case_id>/dossier.pdf")
 @login_required
 def dossier_pdf(case_id: str) -> Any:
+    from tracker.dossier.pdf import LANGS, render  # fpdf2 and its fonts load only when a dossier is made
+
     lang = request.args.get("lang") or current_lang()
     if lang not in LANGS:
         lang = "en"
