@@ -2,7 +2,8 @@
 
 The plain content is gzip-compressed JSON Lines: a manifest, then for each table a line naming it
 and its columns followed by one JSON array per row, then an end line with the row counts. Read
-models (status, assignments, deadlines, follow-ups) are not copied: a restore rebuilds them from the events.
+models (status, assignments, deadlines, follow-ups, the search index) are not copied: a restore
+rebuilds them from the events.
 The sealing is tracker.crypto.stream's (docs/keys.md describes both).
 """
 
@@ -30,13 +31,14 @@ from tracker.services import audit
 from tracker.services.erasure import erase_in, finish_erasures
 from tracker.services.integrity import REBUILD_CHUNK, check_chains
 from tracker.services.runtime import Forbidden, Runtime
+from tracker.services.search import rebuild_index
 from tracker.store.events import case_ids, lock_for_append
 from tracker.store.tables import CaseKeyRow
 
 FORMAT = "tracker-backup"
 VERSION = 1
 # Rebuilt from the events on restore.
-DERIVED = frozenset({"case_status", "case_assignments", "deadlines", "follow_ups"})
+DERIVED = frozenset({"case_status", "case_assignments", "deadlines", "follow_ups", "search_tokens"})
 # Short-lived operational state: rate-limit counters and the scheduler's own bookkeeping.
 TRANSIENT = frozenset({"signin_attempts", "scheduler_state", "apscheduler_jobs"})
 BATCH = 500
@@ -256,6 +258,7 @@ def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> R
             ids = case_ids(session)
             for start in range(0, len(ids), REBUILD_CHUNK):
                 rebuild_cases(session, ids[start : start + REBUILD_CHUNK], rt.rules)
+                rebuild_index(rt, session, ids[start : start + REBUILD_CHUNK])
             erased = _erase_again(rt, session, actor)
             detail = {"rows": counts, "came_back_erased": sorted(erased)}
             audit.record(session, actor.username, "restore", name or None, detail)
