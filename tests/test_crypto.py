@@ -152,5 +152,11 @@ def test_erasure_makes_the_values_read_erased_and_keeps_the_chain(
         {"type": "contact_details_changed", "occurred_on": "2023-02-01", "data": {"phone": "+7 1"}},
     )
     assert r.status_code == 422 and "phone" in r.get_json()["fields"]
-    add_event(admin, case_id, "note_added", "2023-02-01", {"text": "still in touch"})
+    # A note is personal data too; an event without any is still recorded.
+    r = admin.post(
+        f"/cases/{case_id}/events",
+        {"type": "note_added", "occurred_on": "2023-02-01", "data": {"text": "still in touch"}},
+    )
+    assert r.status_code == 422 and "text" in r.get_json()["fields"]
+    add_event(admin, case_id, "contact_made", "2023-02-01", {"channel": "still in touch"})
     assert integrity.verify(rt) == (2, [])
