@@ -254,6 +254,7 @@ def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> R
             _require_empty(session)
             counts = _load(session, lines)
             _check(rt, session)
+            _require_keyring(rt, session)  # before the search index opens any case key
             _restore_sequences(session, backed_up_tables())
             ids = case_ids(session)
             for start in range(0, len(ids), REBUILD_CHUNK):
@@ -271,21 +272,28 @@ def restore_backup(rt: Runtime, actor: Actor, fh: BinaryIO, name: str = "") -> R
     return Restored(counts, erased)
 
 
-def _erase_again(rt: Runtime, session: Session, actor: Actor) -> dict[str, str]:
-    """Erase again what was erased after the backup was made; returns case id -> when it was erased.
-
-    The keyring outside the database is what knows: it derives no key for a case erased since (and
-    its ledger names cases whose keys were from before keyrings). A backup whose keys are under a
-    keyring this installation does not hold is refused: none of its (s) fields would open.
-    """
-    rows = session.execute(sa.select(CaseKeyRow.case_id, CaseKeyRow.keyring)).all()
+def _require_keyring(rt: Runtime, session: Session) -> None:
+    """A backup whose keys are under a keyring this installation does not hold is refused: none of its
+    (s) fields would open."""
+    kept = session.scalars(sa.select(CaseKeyRow.keyring).where(CaseKeyRow.keyring.is_not(None)).distinct())
     ring = rt.keyring_file.current()
-    foreign = sorted({k for _c, k in rows if k is not None and (ring is None or k != ring.id)})
+    foreign = sorted({k for k in kept if k is not None and (ring is None or k != ring.id)})
     if foreign:
         raise BackupError(
             f"the backup's case keys are under keyring {', '.join(foreign)}, which is not at "
             f"{rt.keyring_file.path}: put that keyring file there (docs/keys.md)"
         )
+
+
+def _erase_again(rt: Runtime, session: Session, actor: Actor) -> dict[str, str]:
+    """Erase again what was erased after the backup was made; returns case id -> when it was erased.
+
+    The keyring outside the database is what knows: it derives no key for a case erased since (and
+    its ledger names cases whose keys were from before keyrings).
+    """
+    rows = session.execute(sa.select(CaseKeyRow.case_id, CaseKeyRow.keyring)).all()
+    _require_keyring(rt, session)
+    ring = rt.keyring_file.current()
     if ring is None:
         return {}
     gone = {

@@ -14,12 +14,11 @@ branch_labels = None
 depends_on = None
 
 
-# NULL: the organization's TIME_ZONE.
+# NULL: the organization's TIME_ZONE. Only ADD/DROP COLUMN (native on SQLite too): a batch copy of
+# `users` would have to drop a table that api_tokens and recovery_codes point at.
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
+    op.add_column("users", sa.Column("time_zone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("time_zone")
+    op.drop_column("users", "time_zone")
