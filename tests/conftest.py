@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -153,6 +154,20 @@ def sqlite_app(sqlite_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def rt(app: Any) -> Any:
     return app.extensions["tracker"]
+
+
+@pytest.fixture
+def today(rt: Any) -> date:
+    """The runtime's today (its clock, in the organization's time zone)."""
+    return rt.today()
+
+
+@pytest.fixture
+def staff(app: Any) -> dict[str, Json]:
+    """Cheap users with API tokens: caseworkers, a supervisor, an auditor (tests/alertkit.py)."""
+    from alertkit import staff as make_staff
+
+    return make_staff(app)
 
 
 class Json:

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from alertkit import at, stay_case, user
-from alertkit import staff as make_staff
 from alertkit import stored_alerts as alerts
 from conftest import Json, add_event
 
 from tracker.alerts import scan
 from tracker.alerts.tables import AlertRow, SchedulerStateRow
 from tracker.services.alerts import create_alerts, run_pass
-
-
-@pytest.fixture
-def today(rt: Any) -> date:
-    return rt.today()
-
-
-@pytest.fixture
-def staff(app: Any) -> dict[str, Json]:
-    return make_staff(app)
 
 
 def test_each_threshold_alerts_once_and_downtime_sends_only_the_most_urgent(rt, staff, today) -> None:

@@ -5,23 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from alertkit import at, stay_case
-from alertkit import staff as make_staff
 from conftest import Json, add_event, open_case
 
 from tracker.services import integrity
 from tracker.services.alerts import run_pass
-
-
-@pytest.fixture
-def today(rt: Any) -> date:
-    return rt.today()
-
-
-@pytest.fixture
-def staff(app: Any) -> dict[str, Json]:
-    return make_staff(app)
 
 
 def _alerts(api: Json, **params: Any) -> list[dict[str, Any]]:

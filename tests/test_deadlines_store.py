@@ -17,11 +17,6 @@ def people(app: Any) -> dict[str, Json]:
     return staff(app)
 
 
-@pytest.fixture
-def today(rt: Any) -> date:
-    return rt.today()
-
-
 def iso(day: date) -> str:
     return day.isoformat()
 

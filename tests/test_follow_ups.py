@@ -6,24 +6,12 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-from alertkit import staff as make_staff
 from browser.webkit import case_id, post_form, sign_in, text
 from conftest import Json, add_event, open_case
 
 from tracker.auth.users import Actor
 from tracker.services import integrity
 from tracker.services.follow_ups import case_follow_ups, my_follow_ups
-
-
-@pytest.fixture
-def today(rt: Any) -> date:
-    return rt.today()
-
-
-@pytest.fixture
-def staff(app: Any) -> dict[str, Json]:
-    return make_staff(app)
 
 
 def _day(today: date, days: int) -> str:
