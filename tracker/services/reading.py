@@ -141,11 +141,13 @@ def case_events(
         _visible(session, actor, case_id)
         log_access(session, rt, actor, case_id, "events", via)
         key = rt.case_key(session, case_id) if actor.sees_sensitive else None
-        types = event_types(session, case_id)
-        return [
-            event_dict(r, key, actor.sees_sensitive, types)
-            for r in read_stream(session, case_id, after_version)
-        ]
+        rows = read_stream(session, case_id, after_version)
+        types = {r.id: r.type for r in rows}
+        # A correction's target may lie before after_version: only then are the older types read.
+        targets = {json.loads(r.data).get("event_id") for r in rows if r.type == "event_corrected"}
+        if not targets <= types.keys():
+            types = event_types(session, case_id)
+        return [event_dict(r, key, actor.sees_sensitive, types) for r in rows]
 
 
 def case_deadlines(
