@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.crypto.codec import is_encrypted, open_fields
 from tracker.db import bulk_insert
-from tracker.events.catalogue import CATALOGUE, upcast
+from tracker.events.catalogue import CATALOGUE, upcast, upcast_correction
 from tracker.projections.tables import SearchTokenRow
 from tracker.search.normalize import digest, value_tokens
 from tracker.store.tables import EventRow
@@ -83,7 +83,10 @@ class CaseIndex:
             target = str(data.get("event_id"))
             target_type = self.types.get(target)
             if target_type is not None and isinstance(data.get("data"), dict):
-                opened = _opened(data, self.case_key, self.case_id, event_id)["data"]
+                # The new payload at its target type's current version, like every other read.
+                opened = _opened(upcast_correction(data, target_type), self.case_key, self.case_id, event_id)[
+                    "data"
+                ]
                 self.payloads[target] = (target_type, opened)
         elif type_name == "event_retracted":
             self.payloads.pop(data.get("event_id", ""), None)
